@@ -1,0 +1,30 @@
+// Read-only memory mapping of a whole file (RAII). Checkpoints are mapped, never read into
+// memory: a 2.8b model opens in milliseconds and pages in only what is used.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+
+namespace ms {
+
+class MappedFile {
+ public:
+  // Throws InputError("<path>: cannot open: <reason>") on failure. An empty file maps to size 0.
+  static std::shared_ptr<const MappedFile> open(const std::filesystem::path& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const std::byte* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  MappedFile() = default;
+  std::filesystem::path path_;
+  const std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace ms
