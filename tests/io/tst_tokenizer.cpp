@@ -3,7 +3,9 @@
 // Also: round trips, the cost of very long words, and the error messages.
 #include <QtTest/QtTest>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -121,7 +123,9 @@ class TstTokenizer : public QObject {
       state = state * 1664525u + 1013904223u;
       word += char('a' + (state >> 16) % 26);
     }
-    for (const std::string& t : {word, std::string(100000, 'a'), std::string(100000, ' '),
+    std::string glued;  // a real word repeated: many merges, all overlapping
+    while (glued.size() < 100000) glued += "quantization";
+    for (const std::string& t : {word, glued, std::string(100000, 'a'), std::string(100000, ' '),
                                  std::string(50000, '\t') + "x"}) {
       const auto t0 = std::chrono::steady_clock::now();
       const auto ids = tok.encode(t);
@@ -130,6 +134,27 @@ class TstTokenizer : public QObject {
       QVERIFY2(s < kBudgetSeconds, ("encode took " + std::to_string(s) + " s").c_str());
       QCOMPARE(tok.decode(ids), t);
     }
+  }
+
+  void concurrent_encodes_agree() {
+    // encode is const and shares the BPE cache between threads; results must not depend on that.
+    const auto& tok = tokenizer("neox_strings.json");
+    std::vector<std::string> texts;
+    for (int i = 0; i < 200; ++i)
+      texts.push_back("word" + std::to_string(i) + " Mamba's state  \t caf\u00e9 " + std::to_string(i * 7919));
+    std::vector<std::vector<int32_t>> expected;
+    for (const auto& t : texts) expected.push_back(tok.encode(t));
+    std::atomic<int> mismatches{0};
+    std::vector<std::thread> threads;
+    for (int k = 0; k < 4; ++k)
+      threads.emplace_back([&, k] {
+        for (int r = 0; r < 20; ++r)
+          for (std::size_t i = (k * 37) % texts.size(), n = 0; n < texts.size();
+               ++n, i = (i + 1) % texts.size())
+            if (tok.encode(texts[i]) != expected[i]) ++mismatches;
+      });
+    for (auto& t : threads) t.join();
+    QCOMPARE(mismatches.load(), 0);
   }
 
   void special_ids_and_sizes() {
