@@ -179,7 +179,7 @@ NpyArray read_npy_f32(const std::filesystem::path& file) {
   out.data.resize(static_cast<std::size_t>(numel));  // bounded: nbytes == bytes that exist
   const std::byte* d = p + data_off + hlen;
   if (item == 4) {
-    std::memcpy(out.data.data(), d, nbytes);
+    if (nbytes > 0) std::memcpy(out.data.data(), d, nbytes);
   } else {
     for (std::size_t i = 0; i < out.data.size(); ++i) {
       double v;
