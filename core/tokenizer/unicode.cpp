@@ -128,8 +128,42 @@ std::string u32_to_utf8(std::u32string_view s) {
   return out;
 }
 
+namespace {
+
+// Letters and numbers of Unicode 16.0 that utf8proc 2.8 (Unicode 15) does not know yet, while the
+// Oniguruma inside tokenizers 0.23 does: without them the GPT-2 split of, say, Garay or Kirat Rai
+// text would differ. Found by comparing \p{L} / \p{N} / \s of the real library with ours over every
+// code point; after this table the three classes agree everywhere.
+struct Range {
+  char32_t first, last;
+  bool letter;  // else number
+};
+constexpr Range kUnicode16Additions[] = {
+    {0x1C89, 0x1C8A, true},   {0xA7CB, 0xA7CD, true},   {0xA7DA, 0xA7DC, true},
+    {0x105C0, 0x105F3, true}, {0x10D40, 0x10D49, false}, {0x10D4A, 0x10D65, true},
+    {0x10D6F, 0x10D85, true}, {0x10EC2, 0x10EC4, true}, {0x11380, 0x11389, true},
+    {0x1138B, 0x1138B, true}, {0x1138E, 0x1138E, true}, {0x11390, 0x113B5, true},
+    {0x113B7, 0x113B7, true}, {0x113D1, 0x113D1, true}, {0x113D3, 0x113D3, true},
+    {0x116D0, 0x116E3, false}, {0x11BC0, 0x11BE0, true}, {0x11BF0, 0x11BF9, false},
+    {0x13460, 0x143FA, true}, {0x16100, 0x1611D, true}, {0x16130, 0x16139, false},
+    {0x16D40, 0x16D6C, true}, {0x16D70, 0x16D79, false}, {0x18CFF, 0x18CFF, true},
+    {0x1CCF0, 0x1CCF9, false}, {0x1E5D0, 0x1E5ED, true}, {0x1E5F0, 0x1E5F0, true},
+    {0x1E5F1, 0x1E5FA, false}, {0x2EBF0, 0x2EE5D, true},
+};
+
+// For a code point utf8proc calls unassigned: 1 letter, 2 number, 0 neither.
+int unicode16_class(char32_t cp) {
+  for (const Range& r : kUnicode16Additions)
+    if (cp >= r.first && cp <= r.last) return r.letter ? 1 : 2;
+  return 0;
+}
+
+}  // namespace
+
 bool is_letter(char32_t cp) {
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+    case UTF8PROC_CATEGORY_CN:
+      return unicode16_class(cp) == 1;
     case UTF8PROC_CATEGORY_LU:
     case UTF8PROC_CATEGORY_LL:
     case UTF8PROC_CATEGORY_LT:
@@ -143,6 +177,8 @@ bool is_letter(char32_t cp) {
 
 bool is_number(char32_t cp) {
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+    case UTF8PROC_CATEGORY_CN:
+      return unicode16_class(cp) == 2;
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
     case UTF8PROC_CATEGORY_NO:
@@ -173,6 +209,10 @@ bool is_word_char(char32_t cp) {
     case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
     case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_PC:
       return true;
+    case UTF8PROC_CATEGORY_CN:
+      // The Unicode 16 additions above are letters and decimal digits (Nd).
+      if (unicode16_class(cp) != 0) return true;
+      break;
     default:
       break;
   }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/tokenizer/tokenizer.h"
+#include "core/tokenizer/unicode.h"
 #include "core/util/error.h"
 
 namespace {
@@ -99,6 +100,30 @@ class TstTokenizer : public QObject {
     QVERIFY2(total > 3000, "too few cases in cases.json");
     QVERIFY2(failed == 0, (std::to_string(failed) + " of " + std::to_string(total) +
                            " cases differ from HF tokenizers").c_str());
+  }
+
+  void character_classes_match_oniguruma() {
+    // \s, \p{L} and \p{N} of the GPT-2 regex, as the Oniguruma inside HF tokenizers classifies
+    // every code point (character_classes.json), against utf8proc plus our own tables.
+    std::ifstream in(kDir + "character_classes.json");
+    QVERIFY(in);
+    const auto doc = nlohmann::json::parse(in);
+    const std::pair<const char*, bool (*)(char32_t)> classes[] = {
+        {"White_Space", ms::tok::is_white_space}, {"L", ms::tok::is_letter}, {"N", ms::tok::is_number}};
+    for (const auto& [name, ours] : classes) {
+      std::vector<bool> hf(0x110000, false);
+      for (const auto& r : doc.at(name))
+        for (uint32_t c = r.at(0); c <= r.at(1).get<uint32_t>(); ++c) hf[c] = true;
+      int mismatches = 0;
+      for (char32_t c = 0; c < 0x110000; ++c) {
+        if (c >= 0xD800 && c <= 0xDFFF) continue;
+        if (ours(c) != hf[c] && ++mismatches <= 10)
+          qWarning("%s: U+%04X is %s for Oniguruma, %s for us", name, unsigned(c),
+                   hf[c] ? "in" : "out", ours(c) ? "in" : "out");
+      }
+      QVERIFY2(mismatches == 0, (std::string(name) + ": " + std::to_string(mismatches) +
+                                 " code points classified unlike Oniguruma").c_str());
+    }
   }
 
   void round_trip_of_nfc_text() {
