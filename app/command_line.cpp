@@ -1,0 +1,84 @@
+// Command-line parsing (see command_line.h).
+#include "app/command_line.h"
+
+#include <QCommandLineParser>
+#include <QRegularExpression>
+
+#include "core/model/quant_point.h"
+
+namespace ms::app {
+
+QStringList viewNames() { return {QStringLiteral("structure")}; }
+
+CommandLine parseCommandLine(const QStringList& arguments) {
+  CommandLine result;
+  QCommandLineParser parser;
+  parser.setApplicationDescription(
+      QStringLiteral("MambaScope: inspect and quantize Mamba language models.\n\n"
+                     "Opens MODEL (a model folder, its config.json, a .safetensors or a pytorch_model.bin)\n"
+                     "and shows its layers, quant points and tensors."));
+  const QCommandLineOption helpOption({QStringLiteral("h"), QStringLiteral("help")},
+                                      QStringLiteral("Show this help and exit."));
+  const QCommandLineOption versionOption({QStringLiteral("v"), QStringLiteral("version")},
+                                         QStringLiteral("Show the version and exit."));
+  const QCommandLineOption screenshotOption(
+      QStringLiteral("screenshot"),
+      QStringLiteral("Open MODEL, render one frame, save the window as PNG to <file> and exit "
+                     "(0 on success, 1 with a one-line error). Needs a display (Xvfb works)."),
+      QStringLiteral("file"));
+  const QCommandLineOption viewOption(
+      QStringLiteral("view"),
+      QStringLiteral("The canvas view to show: %1 (default: structure).").arg(viewNames().join(QStringLiteral(", "))),
+      QStringLiteral("name"), QStringLiteral("structure"));
+  const QCommandLineOption selectOption(
+      QStringLiteral("select"), QStringLiteral("Select a quant point, e.g. layers.0.x_proj.weight."),
+      QStringLiteral("point"));
+  const QCommandLineOption sizeOption(QStringLiteral("size"),
+                                      QStringLiteral("Window size for --screenshot (default: 1400x900)."),
+                                      QStringLiteral("WxH"), QStringLiteral("1400x900"));
+  parser.addOptions({helpOption, versionOption, screenshotOption, viewOption, selectOption, sizeOption});
+  parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("The model to open."),
+                               QStringLiteral("[MODEL]"));
+  result.helpText = parser.helpText();
+
+  if (!parser.parse(arguments)) {
+    result.error = parser.errorText();
+    return result;
+  }
+  result.help = parser.isSet(helpOption);
+  result.version = parser.isSet(versionOption);
+  result.screenshot = parser.value(screenshotOption);
+  result.view = parser.value(viewOption);
+  result.select = parser.value(selectOption);
+
+  const QStringList positional = parser.positionalArguments();
+  if (positional.size() > 1) {
+    result.error = QStringLiteral("expected one MODEL, got %1").arg(positional.size());
+    return result;
+  }
+  if (!positional.isEmpty()) result.model = positional.first();
+
+  if (!viewNames().contains(result.view)) {
+    result.error = QStringLiteral("unknown view '%1' (known: %2)").arg(result.view, viewNames().join(QStringLiteral(", ")));
+    return result;
+  }
+  const QRegularExpression sizePattern(QStringLiteral("^(\\d{2,5})x(\\d{2,5})$"));
+  const QRegularExpressionMatch match = sizePattern.match(parser.value(sizeOption));
+  if (!match.hasMatch()) {
+    result.error = QStringLiteral("--size expects WIDTHxHEIGHT, e.g. 1400x900, got '%1'").arg(parser.value(sizeOption));
+    return result;
+  }
+  result.size = QSize(match.captured(1).toInt(), match.captured(2).toInt());
+  if (!result.select.isEmpty() && !QuantPoint::parse(result.select.toStdString())) {
+    result.error = QStringLiteral("--select expects a quant point such as layers.0.x_proj.weight, got '%1'")
+                       .arg(result.select);
+    return result;
+  }
+  if (!result.screenshot.isEmpty() && result.model.isEmpty() && !result.help && !result.version) {
+    result.error = QStringLiteral("--screenshot needs a MODEL to open");
+    return result;
+  }
+  return result;
+}
+
+}  // namespace ms::app

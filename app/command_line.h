@@ -1,0 +1,28 @@
+// The command line of `mambascope`, parsed into plain values before any window exists (so that
+// --help and --version work without a display). Only main() acts on it and exits.
+#pragma once
+
+#include <QSize>
+#include <QString>
+#include <QStringList>
+
+namespace ms::app {
+
+struct CommandLine {
+  QString model;                         // positional: folder, config.json, .safetensors or .bin
+  QString screenshot;                    // --screenshot FILE.png: render once, save, exit
+  QString view = QStringLiteral("structure");  // --view NAME
+  QString select;                        // --select POINT: canonical quant point to highlight
+  QSize size{1400, 900};                 // --size WxH (screenshot window size)
+  bool help = false;
+  bool version = false;
+  QString error;                         // non-empty: a usage error, one line
+  QString helpText;
+};
+
+// Names accepted by --view, in menu order.
+QStringList viewNames();
+// `arguments` includes the program name, as QCoreApplication::arguments() does.
+CommandLine parseCommandLine(const QStringList& arguments);
+
+}  // namespace ms::app

@@ -1,0 +1,72 @@
+// ImGuiCanvas: a QOpenGLWidget that hosts one Dear ImGui 1.86 context and draws it with ImGui's
+// OpenGL3 backend. The host gives it a frame function that draws the current view into a
+// full-canvas window; the canvas owns the ImGui context, fonts, input and the repaint policy.
+//
+// Repaints: Qt repaints on input and resize; the canvas asks for a few more frames after each
+// input (ImGui's hover and click states settle one frame late) and keeps repainting while queued
+// input remains, an item is active (a drag), or the host asked for animation frames. Idle, it
+// draws nothing.
+#pragma once
+
+#include <functional>
+
+#include <QElapsedTimer>
+#include <QImage>
+#include <QOpenGLWidget>
+
+#include "app/imgui_input_queue.h"
+#include "views/theme.h"
+
+struct ImGuiContext;
+
+namespace ms::app {
+
+class ImGuiCanvas : public QOpenGLWidget {
+  Q_OBJECT
+
+ public:
+  // Draws one frame's content into the current ImGui window (which fills the canvas).
+  using FrameFunction = std::function<void()>;
+
+  explicit ImGuiCanvas(QWidget* parent = nullptr);
+  ~ImGuiCanvas() override;
+
+  void setFrameFunction(FrameFunction frame);
+  // Redraws for at least `frames` more frames (animations, or after the content changed).
+  void requestFrames(int frames = 2);
+  // Screenshot mode ignores the pointer so a stray cursor cannot highlight anything.
+  void setInputEnabled(bool enabled);
+  // Renders `frames` frames now (ImGui lays out on the first) and returns the last one.
+  QImage renderNow(int frames = 3);
+  bool isInitialized() const { return m_context != nullptr; }
+
+ protected:
+  void initializeGL() override;
+  void paintGL() override;
+
+  bool event(QEvent* event) override;
+  void mouseMoveEvent(QMouseEvent* event) override;
+  void mousePressEvent(QMouseEvent* event) override;
+  void mouseReleaseEvent(QMouseEvent* event) override;
+  void mouseDoubleClickEvent(QMouseEvent* event) override;
+  void wheelEvent(QWheelEvent* event) override;
+  void keyPressEvent(QKeyEvent* event) override;
+  void keyReleaseEvent(QKeyEvent* event) override;
+  void leaveEvent(QEvent* event) override;
+
+ private:
+  void shutdown();
+  void scheduleRepaint();
+  void onInput();
+
+  ImGuiContext* m_context = nullptr;
+  views::Theme m_theme;            // lives here; ImGuiIO::UserData points at it
+  ImGuiInputQueue m_input;
+  FrameFunction m_frame;
+  QElapsedTimer m_clock;
+  int m_extraFrames = 0;
+  bool m_inputEnabled = true;
+  bool m_repaintScheduled = false;
+};
+
+}  // namespace ms::app

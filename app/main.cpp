@@ -1,0 +1,81 @@
+// mambascope: the desktop application. Parses the command line before any window exists (so
+// --help and --version need no display), then runs either the interactive window or the headless
+// screenshot mode. The only place that exits: 0 success, 1 failure (one-line error), 2 usage.
+#include <cstdio>
+
+#include <QApplication>
+#include <QSurfaceFormat>
+
+#include "app/app_style.h"
+#include "app/command_line.h"
+#include "app/main_window.h"
+#include "app/screenshot_runner.h"
+
+#ifndef MAMBASCOPE_VERSION
+#define MAMBASCOPE_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  QCoreApplication::setOrganizationName(QStringLiteral("MambaScope"));
+  QCoreApplication::setApplicationName(QStringLiteral("mambascope"));
+  QCoreApplication::setApplicationVersion(QStringLiteral(MAMBASCOPE_VERSION));
+
+  QStringList arguments;
+  for (int i = 0; i < argc; ++i) arguments << QString::fromLocal8Bit(argv[i]);
+  const ms::app::CommandLine cl = ms::app::parseCommandLine(arguments);
+  if (cl.help) {
+    std::fputs(qPrintable(cl.helpText), stdout);
+    return 0;
+  }
+  if (cl.version) {
+    std::printf("mambascope %s\n", MAMBASCOPE_VERSION);
+    return 0;
+  }
+  if (!cl.error.isEmpty()) {
+    std::fprintf(stderr, "mambascope: error: %s (see --help)\n", qPrintable(cl.error));
+    return 2;
+  }
+
+  // ImGui's OpenGL3 backend wants a 3.3 core context; shared contexts let docks float without
+  // losing GL resources.
+  QSurfaceFormat format;
+  format.setVersion(3, 3);
+  format.setProfile(QSurfaceFormat::CoreProfile);
+  format.setDepthBufferSize(0);
+  format.setStencilBufferSize(0);
+  QSurfaceFormat::setDefaultFormat(format);
+  QCoreApplication::setAttribute(Qt::AA_ShareOpenGLContexts);
+
+  QApplication app(argc, argv);
+  ms::app::applyAppStyle(app);
+
+  ms::app::MainWindow::Options options;
+  options.interactive = cl.screenshot.isEmpty();
+  options.view = cl.view;
+  ms::app::MainWindow window(options);
+
+  if (!cl.screenshot.isEmpty()) {
+    ms::app::ScreenshotRunner::Request request;
+    request.model = cl.model;
+    request.output = cl.screenshot;
+    request.size = cl.size;
+    if (!cl.select.isEmpty()) request.select = ms::QuantPoint::parse(cl.select.toStdString());
+    ms::app::ScreenshotRunner runner(&window, request);
+    QObject::connect(&runner, &ms::app::ScreenshotRunner::finished, &app, [&app](int code, const QString& error) {
+      if (code != 0) std::fprintf(stderr, "mambascope: error: %s\n", qPrintable(error));
+      app.exit(code);
+    });
+    runner.start();
+    return app.exec();
+  }
+
+  window.show();
+  if (!cl.model.isEmpty()) window.openModel(cl.model);
+  if (!cl.select.isEmpty()) {
+    const auto point = ms::QuantPoint::parse(cl.select.toStdString());
+    QObject::connect(&window, &ms::app::MainWindow::modelOpened, &window, [&window, point] {
+      if (point) window.selectPoint(*point);
+    }, Qt::SingleShotConnection);
+  }
+  return app.exec();
+}

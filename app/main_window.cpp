@@ -1,0 +1,300 @@
+// MainWindow (see main_window.h).
+#include "app/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QKeySequence>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QSettings>
+#include <QStatusBar>
+#include <QTimer>
+#include <QTreeView>
+
+#include <imgui.h>
+
+#include "app/imgui_canvas.h"
+#include "app/recent_files.h"
+#include "app/structure_model.h"
+#include "app/summary_panel.h"
+#include "core/model/checkpoint.h"
+
+#ifndef MAMBASCOPE_VERSION
+#define MAMBASCOPE_VERSION "0.0.0"
+#endif
+
+namespace ms::app {
+
+LoadedModel loadModel(const QString& path) {
+  const std::string p = path.toStdString();
+  auto checkpoint = std::make_shared<const Checkpoint>(open_checkpoint(p));
+  return LoadedModel{checkpoint, make_model_snapshot(*checkpoint, p)};
+}
+
+bool isModelPath(const QString& path) {
+  const QFileInfo info(path);
+  if (info.isDir()) return true;
+  if (!info.isFile()) return false;
+  const QString suffix = info.suffix().toLower();
+  return suffix == QLatin1String("json") || suffix == QLatin1String("safetensors") || suffix == QLatin1String("bin");
+}
+
+MainWindow::MainWindow(Options options, QWidget* parent) : QMainWindow(parent), m_options(std::move(options)) {
+  setObjectName(QStringLiteral("MainWindow"));
+  setWindowTitle(QStringLiteral("MambaScope"));
+  setAcceptDrops(true);
+  if (m_options.interactive) m_settings = std::make_unique<QSettings>();
+
+  m_jobs = new JobTracker(this);
+  m_canvas = new ImGuiCanvas(this);
+  setCentralWidget(m_canvas);
+  m_empty = {"No model open", "File › Open (Ctrl+O), or drop a model folder, config.json or .safetensors here"};
+  m_canvas->setFrameFunction([this] { drawFrame(); });
+
+  createDocks();
+  createActions();
+
+  m_pathLabel = new QLabel(tr("No model"), this);
+  m_pathLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_busy = new QProgressBar(this);
+  m_busy->setRange(0, 0);  // indeterminate: open_checkpoint reports no progress yet
+  m_busy->setMaximumWidth(140);
+  m_busy->setMaximumHeight(14);
+  m_busy->setTextVisible(false);
+  m_busy->hide();
+  statusBar()->addWidget(m_pathLabel, 1);
+  statusBar()->addPermanentWidget(m_busy);
+
+  resize(1400, 900);
+  if (m_settings) {
+    restoreGeometry(m_settings->value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(m_settings->value(QStringLiteral("window/state")).toByteArray());
+  }
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::createDocks() {
+  m_model = new StructureModel(this);
+  m_tree = new QTreeView(this);
+  m_tree->setObjectName(QStringLiteral("structureTree"));
+  m_tree->setModel(m_model);
+  m_tree->setUniformRowHeights(true);
+  m_tree->setAlternatingRowColors(true);
+  m_tree->setSelectionMode(QAbstractItemView::SingleSelection);
+  m_tree->setAllColumnsShowFocus(true);
+  m_tree->header()->setStretchLastSection(false);
+  m_tree->header()->setSectionResizeMode(StructureModel::NameColumn, QHeaderView::Stretch);
+  for (const int c : {StructureModel::ShapeColumn, StructureModel::DTypeColumn, StructureModel::SizeColumn})
+    m_tree->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+  connect(m_tree->selectionModel(), &QItemSelectionModel::currentChanged, this, &MainWindow::onTreeSelectionChanged);
+
+  auto* treeDock = new QDockWidget(tr("Structure"), this);
+  treeDock->setObjectName(QStringLiteral("structureDock"));  // saveState() keys docks by name
+  treeDock->setWidget(m_tree);
+  addDockWidget(Qt::LeftDockWidgetArea, treeDock);
+
+  m_summary = new SummaryPanel(this);
+  auto* summaryDock = new QDockWidget(tr("Summary"), this);
+  summaryDock->setObjectName(QStringLiteral("summaryDock"));
+  summaryDock->setWidget(m_summary);
+  addDockWidget(Qt::LeftDockWidgetArea, summaryDock);
+  splitDockWidget(summaryDock, treeDock, Qt::Vertical);
+  resizeDocks({treeDock}, {470}, Qt::Horizontal);
+}
+
+void MainWindow::createActions() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  QAction* open = file->addAction(tr("&Open…"), this, &MainWindow::showOpenDialog);
+  open->setShortcut(QKeySequence::Open);
+  m_recentMenu = file->addMenu(tr("Open &Recent"));
+  updateRecentMenu();
+  file->addSeparator();
+  QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+  quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));  // QKeySequence::Quit is empty on some platforms
+  quit->setMenuRole(QAction::QuitRole);
+
+  m_viewMenu = menuBar()->addMenu(tr("&View"));
+  for (QDockWidget* dock : findChildren<QDockWidget*>()) m_viewMenu->addAction(dock->toggleViewAction());
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  QAction* about = help->addAction(tr("&About MambaScope"), this, &MainWindow::showAbout);
+  about->setShortcut(QKeySequence(Qt::Key_F1));
+  help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+}
+
+void MainWindow::updateRecentMenu() {
+  m_recentMenu->clear();
+  RecentFiles recent(m_settings.get());
+  const QStringList paths = recent.paths();
+  for (int i = 0; i < paths.size(); ++i) {
+    const QString& path = paths[i];
+    // &1…&9 make the first entries reachable from the keyboard.
+    const QString text = i < 9 ? QStringLiteral("&%1  %2").arg(i + 1).arg(path) : path;
+    m_recentMenu->addAction(text, this, [this, path] { openModel(path); });
+  }
+  if (!paths.isEmpty()) m_recentMenu->addSeparator();
+  QAction* clear = m_recentMenu->addAction(tr("Clear Recent"), this, [this] {
+    RecentFiles(m_settings.get()).clear();
+    updateRecentMenu();
+  });
+  clear->setEnabled(!paths.isEmpty());
+}
+
+void MainWindow::showOpenDialog() {
+  // A model is a folder in most layouts, but a single config.json or .safetensors works too, so
+  // the dialog picks files; choosing a folder is one level up in the same dialog.
+  const QString start = m_snapshot ? QString::fromStdString(m_snapshot->dir) : QString();
+  const QString path = QFileDialog::getOpenFileName(
+      this, tr("Open Mamba Model"), start,
+      tr("Mamba models (config.json *.safetensors *.bin);;All files (*)"));
+  if (!path.isEmpty()) openModel(path);
+}
+
+void MainWindow::openModel(const QString& path) {
+  setBusy(true, tr("Opening %1…").arg(QDir::toNativeSeparators(path)));
+  m_empty = {QStringLiteral("Opening %1…").arg(QFileInfo(path).fileName()).toStdString(), ""};
+  m_canvas->requestFrames();
+  // A newer open supersedes this one: its result is dropped (JobTracker), so double-clicking two
+  // recent entries shows the second.
+  m_jobs->start([path](const JobTracker::Context&) { return loadModel(path); },
+                [this, path](const LoadedModel& model) { onLoaded(path, model); },
+                [this, path](const QString& message) { onFailed(path, message); });
+}
+
+void MainWindow::onLoaded(const QString& path, const LoadedModel& model) {
+  setBusy(false);
+  m_checkpoint = model.checkpoint;
+  m_snapshot = model.snapshot;
+  m_structureState = {};
+  m_model->setSnapshot(m_snapshot);
+  m_summary->setSnapshot(m_snapshot);
+  selectLayer(0);
+  m_pathLabel->setText(QDir::toNativeSeparators(QFileInfo(path).absoluteFilePath()));
+  setWindowTitle(tr("%1 — MambaScope").arg(QFileInfo(QString::fromStdString(m_snapshot->dir)).fileName()));
+  if (m_settings) {
+    RecentFiles(m_settings.get()).add(path);
+    updateRecentMenu();
+  }
+  m_canvas->requestFrames();
+  Q_EMIT modelOpened(path);
+}
+
+void MainWindow::onFailed(const QString& path, const QString& message) {
+  setBusy(false);
+  // The previous model (if any) stays on screen; an empty canvas says what went wrong.
+  if (!m_snapshot) m_empty = {"Could not open the model", message.toStdString()};
+  statusBar()->showMessage(tr("Could not open %1").arg(QDir::toNativeSeparators(path)), 10000);
+  if (m_settings && !QFileInfo::exists(path)) {  // a vanished recent entry is dead weight
+    RecentFiles(m_settings.get()).remove(path);
+    updateRecentMenu();
+  }
+  m_canvas->requestFrames();
+  Q_EMIT modelFailed(path, message);
+  if (m_options.interactive) {
+    QMessageBox box(QMessageBox::Critical, tr("Cannot open model"),
+                    tr("MambaScope could not open\n%1").arg(QDir::toNativeSeparators(path)), QMessageBox::Ok, this);
+    box.setInformativeText(message);
+    box.exec();
+  }
+}
+
+void MainWindow::setBusy(bool busy, const QString& message) {
+  m_busy->setVisible(busy);
+  if (busy) statusBar()->showMessage(message);
+  else statusBar()->clearMessage();
+}
+
+void MainWindow::selectLayer(int layer) {
+  const QModelIndex index = m_model->indexOfLayer(layer);
+  if (!index.isValid()) return;
+  m_tree->expand(index);
+  m_tree->setCurrentIndex(index);
+  m_tree->scrollTo(index);
+}
+
+void MainWindow::selectPoint(const QuantPoint& point) {
+  const QModelIndex index = m_model->indexOfPoint(point);
+  if (!index.isValid()) return;
+  m_tree->expand(index.parent());
+  m_tree->setCurrentIndex(index);
+  m_tree->scrollTo(index);
+}
+
+void MainWindow::onTreeSelectionChanged() {
+  const QModelIndex index = m_tree->currentIndex();
+  const int layer = m_model->layerOf(index);
+  if (layer >= 0) m_structureState.layer = layer;
+  // A global tensor (embedding, norm_f) keeps the current layer on the canvas.
+  if (layer >= 0 || !index.isValid()) m_structureState.selected = m_model->pointOf(index);
+  m_canvas->requestFrames();
+}
+
+void MainWindow::drawFrame() {
+  if (!m_snapshot) {
+    views::empty::draw(m_empty, m_emptyState);
+    return;
+  }
+  views::structure::draw(*m_snapshot, m_structureState);
+  if (m_structureState.user_changed) {
+    m_structureState.user_changed = false;
+    // Changing the tree emits signals that request frames; do it after this frame, not inside it.
+    QTimer::singleShot(0, this, &MainWindow::syncTreeFromCanvas);
+  }
+}
+
+void MainWindow::syncTreeFromCanvas() {
+  if (m_syncing) return;
+  m_syncing = true;
+  const std::optional<QuantPoint> point = m_structureState.selected;
+  const int layer = m_structureState.layer;
+  if (point) selectPoint(*point);
+  else selectLayer(layer);
+  m_structureState.selected = point;  // the tree echo must not change what the user picked
+  m_structureState.layer = layer;
+  m_syncing = false;
+}
+
+void MainWindow::showAbout() {
+  QMessageBox::about(this, tr("About MambaScope"),
+                     tr("<h3>MambaScope %1</h3>"
+                        "<p>Inspect and quantize Mamba (selective state-space) language models.</p>"
+                        "<p>Qt %2 · Dear ImGui %3</p>")
+                         .arg(QStringLiteral(MAMBASCOPE_VERSION), QString::fromLatin1(qVersion()),
+                              QString::fromLatin1(IMGUI_VERSION)));
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (m_settings) {
+    m_settings->setValue(QStringLiteral("window/geometry"), saveGeometry());
+    m_settings->setValue(QStringLiteral("window/state"), saveState());
+  }
+  m_jobs->cancel();
+  QMainWindow::closeEvent(event);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  const QList<QUrl> urls = event->mimeData()->urls();
+  if (urls.size() == 1 && urls.first().isLocalFile() && isModelPath(urls.first().toLocalFile()))
+    event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  const QList<QUrl> urls = event->mimeData()->urls();
+  if (urls.size() != 1 || !urls.first().isLocalFile()) return;
+  event->acceptProposedAction();
+  openModel(urls.first().toLocalFile());
+}
+
+}  // namespace ms::app

@@ -1,0 +1,118 @@
+// MainWindow: the shell. Menus and shortcuts, the structure tree and summary docks, the ImGui
+// canvas in the middle, the status bar; opens models in a background job (JobTracker) from the
+// command line, File > Open, Open Recent, or a drop of a model folder or file. Keeps selection in
+// the tree and the canvas in step. Remembers recent files, geometry and dock layout in QSettings.
+//
+// It holds no model knowledge: opening is core's (ms::open_checkpoint), the structure is the
+// snapshot's (views/model_snapshot.h), drawing is the views'.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include <QMainWindow>
+#include <QString>
+
+#include "app/job_tracker.h"
+#include "core/model/quant_point.h"
+#include "views/empty_view.h"
+#include "views/model_snapshot.h"
+#include "views/structure_view.h"
+
+class QAction;
+class QLabel;
+class QMenu;
+class QProgressBar;
+class QSettings;
+class QTreeView;
+
+namespace ms {
+struct Checkpoint;
+}
+
+namespace ms::app {
+
+class ImGuiCanvas;
+class StructureModel;
+class SummaryPanel;
+
+// What an open job hands to the UI: the checkpoint (its mappings stay alive for later views) and
+// the snapshot every view draws from.
+struct LoadedModel {
+  std::shared_ptr<const Checkpoint> checkpoint;
+  std::shared_ptr<const ModelSnapshot> snapshot;
+};
+
+// Opens and snapshots a model; the body of the open job (synchronous, throws ms::InputError).
+LoadedModel loadModel(const QString& path);
+// Whether a dropped or chosen path looks like something open_checkpoint takes.
+bool isModelPath(const QString& path);
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+ public:
+  struct Options {
+    bool interactive = true;       // false (screenshot mode): no dialogs, no settings read or written
+    QString view = QStringLiteral("structure");
+  };
+
+  explicit MainWindow(Options options, QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  void openModel(const QString& path);
+  void selectPoint(const QuantPoint& point);  // in tree and canvas
+  void selectLayer(int layer);
+
+  const std::shared_ptr<const ModelSnapshot>& snapshot() const { return m_snapshot; }
+  ImGuiCanvas* canvas() const { return m_canvas; }
+  StructureModel* structureModel() const { return m_model; }
+  QTreeView* tree() const { return m_tree; }
+  JobTracker* jobs() const { return m_jobs; }
+  const views::structure::ViewState& structureState() const { return m_structureState; }
+
+ Q_SIGNALS:
+  void modelOpened(const QString& path);
+  void modelFailed(const QString& path, const QString& message);
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
+
+ private Q_SLOTS:
+  void showOpenDialog();
+  void showAbout();
+  void onTreeSelectionChanged();
+
+ private:
+  void createActions();
+  void createDocks();
+  void updateRecentMenu();
+  void drawFrame();
+  void syncTreeFromCanvas();
+  void onLoaded(const QString& path, const LoadedModel& model);
+  void onFailed(const QString& path, const QString& message);
+  void setBusy(bool busy, const QString& message = {});
+
+  Options m_options;
+  std::unique_ptr<QSettings> m_settings;   // null when not interactive
+  JobTracker* m_jobs = nullptr;
+  ImGuiCanvas* m_canvas = nullptr;
+  StructureModel* m_model = nullptr;
+  QTreeView* m_tree = nullptr;
+  SummaryPanel* m_summary = nullptr;
+  QMenu* m_recentMenu = nullptr;
+  QMenu* m_viewMenu = nullptr;
+  QLabel* m_pathLabel = nullptr;
+  QProgressBar* m_busy = nullptr;
+
+  std::shared_ptr<const Checkpoint> m_checkpoint;
+  std::shared_ptr<const ModelSnapshot> m_snapshot;
+  views::structure::ViewState m_structureState;
+  views::empty::Snapshot m_empty;
+  views::empty::ViewState m_emptyState;
+  bool m_syncing = false;  // tree selection set from the canvas: don't echo it back
+};
+
+}  // namespace ms::app

@@ -1,0 +1,91 @@
+// ScreenshotRunner (see screenshot_runner.h).
+#include "app/screenshot_runner.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QGuiApplication>
+#include <QPainter>
+#include <QSaveFile>
+
+#include "app/imgui_canvas.h"
+#include "app/main_window.h"
+
+namespace ms::app {
+
+ScreenshotRunner::ScreenshotRunner(MainWindow* window, Request request, QObject* parent)
+    : QObject(parent), m_window(window), m_request(std::move(request)) {
+  m_timeout.setSingleShot(true);
+  connect(&m_timeout, &QTimer::timeout, this,
+          [this] { fail(QStringLiteral("%1: timed out after %2 s").arg(m_request.model).arg(m_request.timeoutMs / 1000)); });
+  connect(m_window, &MainWindow::modelOpened, this, [this] {
+    if (m_request.select) m_window->selectPoint(*m_request.select);
+    // Let the tree and docks settle (layout happens in posted events) before grabbing.
+    QTimer::singleShot(50, this, &ScreenshotRunner::capture);
+  });
+  connect(m_window, &MainWindow::modelFailed, this, [this](const QString&, const QString& message) { fail(message); });
+}
+
+void ScreenshotRunner::start() {
+  // The offscreen platform cannot render a QOpenGLWidget (BUILD-NOTES.md); say so instead of crashing.
+  if (QGuiApplication::platformName() == QLatin1String("offscreen")) {
+    fail(QStringLiteral("--screenshot needs a display with OpenGL (offscreen platform); run under xvfb-run"));
+    return;
+  }
+  const QFileInfo out(m_request.output);
+  if (!out.absoluteDir().exists()) {
+    fail(QStringLiteral("%1: directory does not exist").arg(out.absolutePath()));
+    return;
+  }
+  m_window->canvas()->setInputEnabled(false);  // the Xvfb pointer sits mid-screen: no hover
+  m_window->resize(m_request.size);
+  m_window->move(0, 0);
+  m_window->show();
+  m_timeout.start(m_request.timeoutMs);
+  m_window->openModel(m_request.model);
+}
+
+QImage ScreenshotRunner::grabWindow(MainWindow* window) {
+  ImGuiCanvas* canvas = window->canvas();
+  // Widgets added since the last paint (the summary rows) reach the backing store only after a
+  // repaint; grab() composes from it when a GL widget is in the window.
+  window->repaint();
+  QCoreApplication::processEvents();
+  // Three frames: ImGui measures on the first and draws hover-free, settled content after.
+  const QImage gl = canvas->renderNow(3);
+  QImage image = window->grab().toImage().convertToFormat(QImage::Format_RGB32);
+  if (!gl.isNull()) {
+    QPainter painter(&image);
+    painter.drawImage(QRect(canvas->mapTo(window, QPoint(0, 0)), canvas->size()), gl);
+  }
+  return image;
+}
+
+void ScreenshotRunner::capture() {
+  if (m_done) return;
+  if (!m_window->canvas()->isInitialized()) m_window->canvas()->renderNow(1);
+  if (!m_window->canvas()->isInitialized()) {
+    fail(QStringLiteral("OpenGL context could not be created for the canvas"));
+    return;
+  }
+  const QImage image = grabWindow(m_window);
+  // QSaveFile writes beside the target and renames on commit: no half-written PNG, ever.
+  QSaveFile file(m_request.output);
+  if (!file.open(QIODevice::WriteOnly) || !image.save(&file, "PNG") || !file.commit()) {
+    fail(QStringLiteral("%1: cannot write: %2").arg(m_request.output, file.errorString()));
+    return;
+  }
+  m_done = true;
+  m_timeout.stop();
+  Q_EMIT finished(0, QString());
+}
+
+void ScreenshotRunner::fail(const QString& error) {
+  if (m_done) return;
+  m_done = true;
+  m_timeout.stop();
+  QString line = error;
+  line.replace(QLatin1Char('\n'), QLatin1Char(' '));  // the contract is one line
+  Q_EMIT finished(1, line);
+}
+
+}  // namespace ms::app

@@ -1,0 +1,53 @@
+// ScreenshotRunner: the headless mode `mambascope MODEL --screenshot F.png`. Shows the window at a
+// fixed size, opens the model through the normal background job, renders the canvas, grabs the
+// whole window (widgets via QWidget::grab, the GL canvas via grabFramebuffer) and saves it
+// atomically. Reports the outcome as finished(exitCode, oneLineError); main() turns it into the
+// process exit code. Later issues add views and states; the sequence stays the same.
+#pragma once
+
+#include <optional>
+
+#include <QImage>
+#include <QObject>
+#include <QSize>
+#include <QString>
+#include <QTimer>
+
+#include "core/model/quant_point.h"
+
+namespace ms::app {
+
+class MainWindow;
+
+class ScreenshotRunner : public QObject {
+  Q_OBJECT
+
+ public:
+  struct Request {
+    QString model;
+    QString output;
+    QSize size{1400, 900};
+    std::optional<QuantPoint> select;
+    int timeoutMs = 120000;
+  };
+
+  ScreenshotRunner(MainWindow* window, Request request, QObject* parent = nullptr);
+  void start();
+
+  // The whole window, with the GL canvas composed in from its framebuffer.
+  static QImage grabWindow(MainWindow* window);
+
+ Q_SIGNALS:
+  void finished(int exitCode, const QString& error);
+
+ private:
+  void capture();
+  void fail(const QString& error);
+
+  MainWindow* m_window;
+  Request m_request;
+  QTimer m_timeout;
+  bool m_done = false;
+};
+
+}  // namespace ms::app
