@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <utility>
 
 #include <utf8proc.h>
 
@@ -223,15 +224,28 @@ bool is_word_char(char32_t cp) {
          (cp >= 0x1F170 && cp <= 0x1F189);
 }
 
-std::string normalize(std::string_view s, NormalForm form) {
+namespace {
+
+// Characters with a decomposition in utf8proc's Unicode 15 that HF tokenizers' normalization
+// tables (unicode-normalization-alignments, about Unicode 12) do not have: HF leaves them as they
+// are. All are starters (combining class 0) that compose with nothing there, so normalizing the
+// text between them separately is exactly HF's result. Found by normalizing every code point
+// with both libraries.
+constexpr std::pair<char32_t, char32_t> kHfUndecomposed[] = {
+    {0x32FF, 0x32FF},   {0xA7F2, 0xA7F4},   {0xAB69, 0xAB69},   {0x10781, 0x10785},
+    {0x10787, 0x107B0}, {0x107B2, 0x107BA}, {0x11938, 0x11938}, {0x1E030, 0x1E06D},
+    {0x1F16C, 0x1F16C}, {0x1FBF0, 0x1FBF9},
+};
+
+bool hf_undecomposed(char32_t cp) {
+  if (cp < 0x32FF) return false;
+  for (const auto& [first, last] : kHfUndecomposed)
+    if (cp >= first && cp <= last) return true;
+  return false;
+}
+
+std::string utf8proc_normalize(std::string_view s, int options) {
   if (s.empty()) return {};
-  int options = UTF8PROC_STABLE;
-  switch (form) {
-    case NormalForm::NFC: options |= UTF8PROC_COMPOSE; break;
-    case NormalForm::NFD: options |= UTF8PROC_DECOMPOSE; break;
-    case NormalForm::NFKC: options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
-    case NormalForm::NFKD: options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
-  }
   // utf8proc_map with an explicit length (no UTF8PROC_NULLTERM), so U+0000 inside text survives.
   utf8proc_uint8_t* out = nullptr;
   const utf8proc_ssize_t n =
@@ -243,6 +257,53 @@ std::string normalize(std::string_view s, NormalForm form) {
   return std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
 }
 
+}  // namespace
+
+std::string normalize(std::string_view s, NormalForm form) {
+  if (s.empty()) return {};
+  int options = UTF8PROC_STABLE;
+  switch (form) {
+    case NormalForm::NFC: options |= UTF8PROC_COMPOSE; break;
+    case NormalForm::NFD: options |= UTF8PROC_DECOMPOSE; break;
+    case NormalForm::NFKC: options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
+    case NormalForm::NFKD: options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
+  }
+  std::string out;
+  std::size_t segment = 0;
+  for (std::size_t pos = 0; pos < s.size();) {
+    const std::size_t at = pos;
+    if (!hf_undecomposed(utf8_next(s, pos))) continue;
+    out += utf8proc_normalize(s.substr(segment, at - segment), options);
+    out.append(s.substr(at, pos - at));
+    segment = pos;
+  }
+  out += utf8proc_normalize(s.substr(segment), options);
+  return out;
+}
+
+namespace {
+
+// Lowercase mappings newer than utf8proc's Unicode 15 that Rust's char::to_lowercase (which HF's
+// Lowercase uses) has: code points in [first, last] map to cp + delta, found like the above.
+struct LowerRange {
+  char32_t first, last;
+  int32_t delta;
+};
+constexpr LowerRange kNewerLowercase[] = {
+    {0x1C89, 0x1C89, 1},          {0xA7CB, 0xA7CB, 0x264 - 0xA7CB}, {0xA7CC, 0xA7CC, 1},
+    {0xA7CE, 0xA7CE, 1},          {0xA7D2, 0xA7D2, 1},              {0xA7D4, 0xA7D4, 1},
+    {0xA7DA, 0xA7DA, 1},          {0xA7DC, 0xA7DC, 0x19B - 0xA7DC}, {0x10D50, 0x10D65, 0x20},
+    {0x16EA0, 0x16EB8, 0x1B},
+};
+
+char32_t to_lower(char32_t cp) {
+  for (const LowerRange& r : kNewerLowercase)
+    if (cp >= r.first && cp <= r.last) return char32_t(int32_t(cp) + r.delta);
+  return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+}
+
+}  // namespace
+
 std::string lowercase(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -253,7 +314,7 @@ std::string lowercase(std::string_view s) {
       out += "i\xCC\x87";
       continue;
     }
-    utf8_append(out, static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp))));
+    utf8_append(out, to_lower(cp));
   }
   return out;
 }
