@@ -1,0 +1,57 @@
+// What every mambascope-cli command shares: the common flags of shared/CLI-CONTRACT.md, loading
+// text, tokenizer and model, progress on stderr, and output helpers.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "core/engine/evaluation.h"
+#include "core/engine/mamba_model.h"
+#include "core/model/checkpoint.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace ms::cli {
+
+struct CommonOptions {
+  std::string device = "auto";
+  std::string dtype = "fp32";
+  int threads = 0;  // 0: LibTorch's default
+  bool json = false;
+  std::string tokenizer;  // --tokenizer FILE
+  bool add_bos = false;
+  std::string gated_norm = "group";
+};
+
+// Adds --device, --dtype, --threads, --json (and --gated-norm) to a subcommand.
+void add_engine_options(CLI::App* cmd, CommonOptions& o);
+void add_json_option(CLI::App* cmd, CommonOptions& o);
+// Adds --tokenizer and --add-bos.
+void add_tokenizer_options(CLI::App* cmd, CommonOptions& o);
+
+// Reads a text file byte for byte; refuses non-UTF-8 with the byte offset, naming the file.
+std::string read_text_file(const std::filesystem::path& file);
+
+// tokenizer.json beside the model, or --tokenizer; throws InputError with a hint when neither.
+Tokenizer load_tokenizer(const Checkpoint& ck, const CommonOptions& o);
+std::vector<int32_t> encode(const Tokenizer& tok, const std::string& text, const CommonOptions& o);
+
+struct LoadedModel {
+  Checkpoint checkpoint;
+  std::unique_ptr<MambaModel> model;
+};
+LoadedModel load_model(const std::string& path, const CommonOptions& o);
+EngineOptions engine_options(const CommonOptions& o);  // also applies --threads
+
+// A progress callback drawing a bar on a terminal, plain lines otherwise (stderr).
+ProgressFn progress_reporter(const std::string& label);
+
+// "1,2,3" -> ids; throws UsageError on anything else.
+std::vector<int32_t> parse_ids(const std::string& text);
+
+}  // namespace ms::cli

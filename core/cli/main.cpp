@@ -1,0 +1,87 @@
+// mambascope-cli: the headless half of MambaScope. Maps every error to the contract's exit codes:
+// 1 for bad input or a failed operation, 2 for bad usage; one line on stderr, never a crash.
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <c10/util/Exception.h>
+
+#include "core/cli/commands.h"
+#include "core/util/error.h"
+
+namespace {
+
+int fail(int code, const std::string& message) {
+  std::string line = message.substr(0, message.find('\n'));  // the contract: one line
+  std::fprintf(stderr, "mambascope-cli: error: %s\n", line.c_str());
+  return code;
+}
+
+const char* kFooter = R"(
+Models: a directory in the HF layout (config.json + model.safetensors or shards with an index),
+the original state-spaces layout (config.json + pytorch_model.bin), or a .safetensors file with
+config.json beside it. Supported: mamba, falcon_mamba, mamba2 (any n_groups).
+
+Examples:
+  mambascope-cli init-random --preset tiny-mamba --out /tmp/tiny
+  mambascope-cli info resources/models/demo-mamba
+  mambascope-cli tokenize resources/models/demo-mamba --text "Call me Ishmael."
+  mambascope-cli perplexity resources/models/demo-mamba --file moby.txt --ctx 1024
+  mambascope-cli generate resources/models/demo-mamba --prompt "It is a truth" -n 40
+  mambascope-cli logits MODEL --text "Hello" --out logits.npy
+  mambascope-cli bench forward --preset mamba-130m --device cpu --out bench.json
+
+Exit status: 0 success, 1 bad input or failed operation, 2 bad usage.
+Run `mambascope-cli COMMAND --help` for a command's flags.)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"mambascope-cli: inspect, calibrate and quantize Mamba language models, headless.",
+               "mambascope-cli"};
+  app.set_version_flag("--version", std::string("mambascope-cli ") + MAMBASCOPE_VERSION);
+  app.require_subcommand(1);
+  app.footer(kFooter);
+  std::vector<std::pair<CLI::App*, ms::cli::Runner>> commands;
+  auto reg = [&](ms::cli::Runner (*f)(CLI::App&)) {
+    size_t before = app.get_subcommands({}).size();
+    ms::cli::Runner r = f(app);
+    commands.emplace_back(app.get_subcommands({}).at(before), std::move(r));
+  };
+  reg(ms::cli::register_info);
+  reg(ms::cli::register_tokenize);
+  reg(ms::cli::register_logits);
+  reg(ms::cli::register_perplexity);
+  reg(ms::cli::register_generate);
+  reg(ms::cli::register_init_random);
+  reg(ms::cli::register_bench);
+  reg(ms::cli::register_check);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help/--version exit 0; every other parse error is bad usage: 2 (CLI11 prints it).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    for (auto& [cmd, run] : commands)
+      if (cmd->parsed()) return run();
+    return 2;
+  } catch (const ms::UsageError& e) {
+    return fail(2, e.what());
+  } catch (const ms::InputError& e) {
+    return fail(1, e.what());
+  } catch (const ms::Cancelled&) {
+    return fail(1, "cancelled");
+  } catch (const std::bad_alloc&) {
+    return fail(1, "out of memory (try a smaller --batch or --ctx, or --device cpu)");
+  } catch (const c10::Error& e) {
+    std::string msg = e.what_without_backtrace();
+    if (msg.find("out of memory") != std::string::npos)
+      return fail(1, "out of GPU memory (try a smaller --batch or --ctx, or --device cpu)");
+    return fail(1, msg);
+  } catch (const std::exception& e) {
+    return fail(1, e.what());
+  }
+}

@@ -1,0 +1,245 @@
+// Weight loading and the block forwards. Shapes beside each step; symbols in glossary.h.
+#include "core/engine/mamba_model.h"
+
+#include <ATen/ATen.h>
+
+#include "core/engine/observer.h"
+#include "core/engine/scan_ref.h"
+#include "core/util/error.h"
+
+namespace ms {
+namespace {
+
+at::ScalarType storage_type(DType d, const std::string& key) {
+  switch (d) {
+    case DType::F32: return at::kFloat;
+    case DType::F16: return at::kHalf;
+    case DType::BF16: return at::kBFloat16;
+    default: throw InputError(key, "weights must be F32, F16 or BF16");
+  }
+}
+
+class Loader {
+ public:
+  Loader(const Checkpoint& ck, const EngineOptions& o) : ck_(ck), o_(o) {}
+
+  // Copies a mapped tensor to the device in `dtype`; undefined when absent and optional.
+  at::Tensor get(const std::string& key, at::ScalarType dtype, bool optional = false) const {
+    const TensorView* v = ck_.tensors.find(key);
+    if (!v) {
+      if (optional) return {};
+      throw InputError(ck_.dir.string(), "tensor '" + key + "' is missing");
+    }
+    at::Tensor host = at::from_blob(const_cast<std::byte*>(v->data), v->shape,
+                                    at::TensorOptions().dtype(storage_type(v->dtype, key)));
+    // A copy, always: the mapping may go away, and the engine owns its weights.
+    return host.to(o_.device, dtype, /*non_blocking=*/false, /*copy=*/true);
+  }
+  at::Tensor compute(const std::string& key, bool optional = false) const {
+    return get(key, o_.dtype, optional);
+  }
+  at::Tensor fp32(const std::string& key, bool optional = false) const {
+    return get(key, at::kFloat, optional);
+  }
+
+ private:
+  const Checkpoint& ck_;
+  const EngineOptions& o_;
+};
+
+// HF's RMSNorm: normalise in fp32, cast back to the input dtype, then scale by the weight.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  at::Tensor xf = x.to(at::kFloat);
+  at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
+  return weight * normed.to(x.scalar_type());
+}
+
+// falcon_mamba's weightless RMSNorm on B, C and dt.
+at::Tensor rms_norm_weightless(const at::Tensor& x, double eps) {
+  at::Tensor xf = x.to(at::kFloat);
+  return (xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps)).to(x.scalar_type());
+}
+
+// Causal depthwise conv over time, continuing from `conv_state` ([B, K-1, C], updated).
+// x: [B, T, C] -> [B, T, C].
+at::Tensor causal_conv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                       at::Tensor& conv_state) {
+  const int64_t K = weight.size(1), C = weight.size(0);
+  at::Tensor xin = at::cat({conv_state.to(x.scalar_type()), x}, 1);  // [B, K-1+T, C]
+  conv_state = xin.narrow(1, xin.size(1) - (K - 1), K - 1).contiguous();
+  at::Tensor y = at::conv1d(xin.transpose(1, 2), weight.unsqueeze(1), bias, at::IntArrayRef{1},
+                            at::IntArrayRef{0}, at::IntArrayRef{1}, C);  // [B, C, T]
+  return y.transpose(1, 2);
+}
+
+void observe(Observer* obs, int64_t layer, Module m, Site s, const at::Tensor& value) {
+  if (!obs) return;
+  QuantPoint p{static_cast<int>(layer), m, s};
+  if (obs->wants(p)) obs->collect(p, value);
+}
+
+bool wants(Observer* obs, int64_t layer, Module m, Site s) {
+  return obs && obs->wants(QuantPoint{static_cast<int>(layer), m, s});
+}
+
+}  // namespace
+
+std::unique_ptr<MambaModel> MambaModel::load(const Checkpoint& ck, const EngineOptions& options) {
+  if (options.dtype != at::kFloat && options.dtype != at::kBFloat16)
+    throw UsageError("the engine computes in fp32 or bf16");
+  std::unique_ptr<MambaModel> m(new MambaModel(ck.config, options));
+  Loader L(ck, options);
+  const ModelConfig& c = m->config_;
+  m->embedding_ = L.compute("embedding.weight");
+  m->norm_f_ = L.compute("norm_f.weight");
+  m->lm_head_ = c.tie_embeddings ? m->embedding_ : L.compute("lm_head.weight");
+  for (int64_t i = 0; i < c.n_layer; ++i) {
+    const std::string p = "layers." + std::to_string(i) + ".";
+    LayerWeights w;
+    w.norm = L.compute(p + "norm.weight");
+    w.in_proj = L.compute(p + "in_proj.weight");
+    w.in_proj_bias = L.compute(p + "in_proj.bias", !c.proj_bias);
+    w.conv = L.compute(p + "conv1d.weight").squeeze(1).contiguous();  // [C, K]
+    w.conv_bias = L.compute(p + "conv1d.bias", !c.conv_bias);
+    w.out_proj = L.compute(p + "out_proj.weight");
+    w.out_proj_bias = L.compute(p + "out_proj.bias", !c.proj_bias);
+    w.A = -at::exp(L.fp32(p + "A_log"));
+    w.D = L.fp32(p + "D");
+    if (c.is_mamba2()) {
+      w.dt_bias = L.fp32(p + "dt_bias");
+      w.gated_norm = L.compute(p + "gated_norm.weight");
+    } else {
+      w.x_proj = L.compute(p + "x_proj.weight");
+      w.dt_proj = L.compute(p + "dt_proj.weight");
+      w.dt_proj_bias = L.fp32(p + "dt_proj.bias");
+    }
+    m->layers_.push_back(std::move(w));
+  }
+  return m;
+}
+
+RecurrentState MambaModel::initial_state(int64_t batch) const {
+  const ModelConfig& c = config_;
+  RecurrentState st;
+  auto f32 = at::TensorOptions().dtype(at::kFloat).device(options_.device);
+  for (int64_t i = 0; i < c.n_layer; ++i) {
+    st.conv.push_back(at::zeros({batch, c.d_conv - 1, c.conv_dim}, f32.dtype(options_.dtype)));
+    if (c.is_mamba2())
+      st.ssm.push_back(at::zeros({batch, c.n_heads, c.head_dim, c.d_state}, f32));
+    else
+      st.ssm.push_back(at::zeros({batch, c.d_inner, c.d_state}, f32));
+  }
+  return st;
+}
+
+const at::Tensor& MambaModel::weight(const QuantPoint& point) const {
+  const LayerWeights& w = layers_.at(static_cast<size_t>(point.layer));
+  if (point.site == Site::Weight) {
+    switch (point.module) {
+      case Module::InProj: return w.in_proj;
+      case Module::Conv1d: return w.conv;
+      case Module::XProj: if (w.x_proj.defined()) return w.x_proj; break;
+      case Module::DtProj: if (w.dt_proj.defined()) return w.dt_proj; break;
+      case Module::OutProj: return w.out_proj;
+      case Module::Ssm: break;
+    }
+  }
+  throw UsageError("'" + point.str() + "' is not a weight of this " +
+                   std::string(arch_name(config_.arch)) + " model");
+}
+
+at::Tensor MambaModel::forward(const at::Tensor& ids_in, RecurrentState* state,
+                               Observer* observer) const {
+  if (ids_in.dim() != 2) throw UsageError("forward: ids must be [B, T]");
+  at::Tensor ids = ids_in.to(options_.device, at::kLong);
+  const int64_t V = embedding_.size(0);
+  if (ids.numel() > 0) {
+    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    if (lo < 0 || hi >= V)
+      throw InputError("", "token id " + std::to_string(lo < 0 ? lo : hi) +
+                               " is outside the vocabulary (0.." + std::to_string(V - 1) + ")");
+  }
+  RecurrentState local;
+  if (!state) {
+    local = initial_state(ids.size(0));
+    state = &local;
+  }
+  at::Tensor r = at::embedding(embedding_, ids);  // [B, T, d]
+  if (config_.residual_in_fp32) r = r.to(at::kFloat);
+  for (int64_t i = 0; i < config_.n_layer; ++i) {
+    at::Tensor h = rms_norm(r.to(options_.dtype), layers_[static_cast<size_t>(i)].norm,
+                            config_.norm_eps);
+    at::Tensor out = config_.is_mamba2() ? mamba2_block(i, h, state, observer)
+                                         : mamba1_block(i, h, state, observer);
+    r = config_.residual_in_fp32 ? r + out.to(at::kFloat) : r + out;
+  }
+  state->tokens_seen += ids.size(1);
+  at::Tensor hf = rms_norm(r, norm_f_, config_.norm_eps);
+  return at::linear(hf.to(options_.dtype), lm_head_).to(at::kFloat);  // [B, T, V]
+}
+
+at::Tensor MambaModel::mamba1_block(int64_t i, const at::Tensor& h, RecurrentState* st,
+                                    Observer* obs) const {
+  const LayerWeights& w = layers_[static_cast<size_t>(i)];
+  const ModelConfig& c = config_;
+  const int64_t E = c.d_inner, N = c.d_state, R = c.dt_rank;
+  observe(obs, i, Module::InProj, Site::Input, h);                      // [B, T, d]
+  at::Tensor xz = at::linear(h, w.in_proj, w.in_proj_bias);             // [B, T, 2E]
+  at::Tensor x = xz.narrow(-1, 0, E), z = xz.narrow(-1, E, E);
+  x = at::silu(causal_conv(x, w.conv, w.conv_bias, st->conv[static_cast<size_t>(i)]));
+  observe(obs, i, Module::XProj, Site::Input, x);                       // [B, T, E]
+  at::Tensor dbc = at::linear(x, w.x_proj);                             // [B, T, R + 2N]
+  at::Tensor dt_in = dbc.narrow(-1, 0, R), Bm = dbc.narrow(-1, R, N), Cm = dbc.narrow(-1, R + N, N);
+  if (c.arch == Arch::FalconMamba) {
+    dt_in = rms_norm_weightless(dt_in, c.mixer_rms_eps);
+    Bm = rms_norm_weightless(Bm, c.mixer_rms_eps);
+    Cm = rms_norm_weightless(Cm, c.mixer_rms_eps);
+  }
+  observe(obs, i, Module::DtProj, Site::Input, dt_in);                  // [B, T, R]
+  // dt_proj's bias is added in fp32 before softplus, as the reference and the kernels do.
+  at::Tensor dt = at::softplus(at::linear(dt_in, w.dt_proj).to(at::kFloat) + w.dt_proj_bias,
+                               /*beta=*/1, /*threshold=*/20);            // [B, T, E]
+  at::Tensor states;
+  const bool want_states = wants(obs, i, Module::Ssm, Site::State);
+  at::Tensor y = selective_scan_mamba1(x.to(at::kFloat), dt, w.A, Bm.to(at::kFloat),
+                                       Cm.to(at::kFloat), w.D, st->ssm[static_cast<size_t>(i)],
+                                       want_states ? &states : nullptr);  // [B, T, E] fp32
+  if (want_states) observe(obs, i, Module::Ssm, Site::State, states);   // [B, T, E, N]
+  y = y * at::silu(z).to(at::kFloat);
+  observe(obs, i, Module::OutProj, Site::Input, y);                     // [B, T, E]
+  return at::linear(y.to(options_.dtype), w.out_proj, w.out_proj_bias);  // [B, T, d]
+}
+
+at::Tensor MambaModel::mamba2_block(int64_t i, const at::Tensor& h, RecurrentState* st,
+                                    Observer* obs) const {
+  const LayerWeights& w = layers_[static_cast<size_t>(i)];
+  const ModelConfig& c = config_;
+  const int64_t E = c.d_inner, N = c.d_state, G = c.n_groups, H = c.n_heads, P = c.head_dim;
+  const int64_t Bsz = h.size(0), T = h.size(1);
+  observe(obs, i, Module::InProj, Site::Input, h);                      // [B, T, d]
+  at::Tensor zxbcdt = at::linear(h, w.in_proj, w.in_proj_bias);         // [B, T, 2E + 2GN + H]
+  at::Tensor z = zxbcdt.narrow(-1, 0, E);
+  at::Tensor xbc = zxbcdt.narrow(-1, E, c.conv_dim);
+  at::Tensor dt_raw = zxbcdt.narrow(-1, E + c.conv_dim, H);
+  xbc = at::silu(causal_conv(xbc, w.conv, w.conv_bias, st->conv[static_cast<size_t>(i)]));
+  at::Tensor x = xbc.narrow(-1, 0, E).to(at::kFloat).reshape({Bsz, T, H, P});
+  at::Tensor Bm = xbc.narrow(-1, E, G * N).to(at::kFloat).reshape({Bsz, T, G, N});
+  at::Tensor Cm = xbc.narrow(-1, E + G * N, G * N).to(at::kFloat).reshape({Bsz, T, G, N});
+  at::Tensor dt = at::softplus(dt_raw.to(at::kFloat) + w.dt_bias, 1, 20);  // [B, T, H]
+  dt = at::clamp(dt, c.dt_limit_min, c.dt_limit_max);
+  at::Tensor states;
+  const bool want_states = wants(obs, i, Module::Ssm, Site::State);
+  at::Tensor y = selective_scan_mamba2(x, dt, w.A, Bm, Cm, w.D, st->ssm[static_cast<size_t>(i)],
+                                       want_states ? &states : nullptr);  // [B, T, H, P]
+  if (want_states) observe(obs, i, Module::Ssm, Site::State, states);   // [B, T, H, P, N]
+  // Gated RMSNorm: y * silu(z), normalised per group of E/G channels (or over all E).
+  at::Tensor g = y.reshape({Bsz, T, E}) * at::silu(z.to(at::kFloat));
+  const int64_t groups = options_.gated_norm == GatedNorm::PerGroup ? G : 1;
+  at::Tensor gg = g.reshape({Bsz, T, groups, E / groups});
+  gg = gg * at::rsqrt(gg.pow(2).mean(-1, true) + c.norm_eps);
+  at::Tensor normed = w.gated_norm * gg.reshape({Bsz, T, E});
+  observe(obs, i, Module::OutProj, Site::Input, normed);                // [B, T, E]
+  return at::linear(normed.to(options_.dtype), w.out_proj, w.out_proj_bias);  // [B, T, d]
+}
+
+}  // namespace ms
