@@ -11,6 +11,7 @@
 #include "core/io/mapped_file.h"
 #include "core/util/bytes.h"
 #include "core/util/error.h"
+#include "core/util/quote.h"
 
 namespace ms {
 
@@ -152,7 +153,7 @@ NpyArray read_npy_f32(const std::filesystem::path& file) {
       }
       have_shape = true;
     } else {
-      hp.fail("unknown key '" + key + "'");
+      hp.fail("unknown key " + quote_name(key));
     }
     if (!hp.eat(',')) {
       hp.expect('}');
@@ -164,7 +165,7 @@ NpyArray read_npy_f32(const std::filesystem::path& file) {
   std::size_t item = 0;
   if (descr == "<f4") item = 4;
   else if (descr == "<f8") item = 8;
-  else throw InputError(where, "unsupported dtype '" + descr + "' (expected '<f4' or '<f8')");
+  else throw InputError(where, "unsupported dtype " + quote_name(descr) + " (expected '<f4' or '<f8')");
 
   uint64_t numel = 1, nbytes = 0;
   for (int64_t d : shape)

@@ -3,6 +3,7 @@
 #include "core/io/tensor_store.h"
 
 #include "core/util/error.h"
+#include "core/util/quote.h"
 
 namespace ms {
 
@@ -13,7 +14,7 @@ void TensorStore::add_mapping(std::shared_ptr<const MappedFile> file) {
 void TensorStore::add(TensorView view, const std::filesystem::path& source) {
   const auto it = sources_.find(view.name);
   if (it != sources_.end()) {
-    throw InputError(source.string(), "duplicate tensor '" + view.name + "' (already read from " +
+    throw InputError(source.string(), "duplicate tensor " + quote_name(view.name) + " (already read from " +
                                           it->second.string() + ")");
   }
   sources_.emplace(view.name, source);
@@ -50,7 +51,7 @@ void TensorStore::rename(const std::string& from, const std::string& to) {
   if (node.empty()) return;
   if (tensors_.count(to) != 0) {
     tensors_.insert(std::move(node));  // leave the store as it was
-    throw InputError(to, "cannot rename '" + from + "': the target name already exists");
+    throw InputError(to, "cannot rename " + quote_name(from) + ": the target name already exists");
   }
   node.key() = to;
   node.mapped().name = to;

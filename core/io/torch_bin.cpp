@@ -10,6 +10,7 @@
 #include "core/io/unpickler.h"
 #include "core/io/zip_reader.h"
 #include "core/util/error.h"
+#include "core/util/quote.h"
 
 namespace ms {
 
@@ -68,12 +69,12 @@ void read_torch_bin(const std::filesystem::path& file, TensorStore& store) {
     const PickleStorage& s = t.storage->storage;
     const std::string entry_name = prefix + "/data/" + s.key;
     const ZipEntry* entry = zip.find(entry_name);
-    if (entry == nullptr) throw InputError(where, "tensor '" + name + "': storage entry '" + entry_name + "' is missing");
+    if (entry == nullptr) throw InputError(where, "tensor " + quote_name(name) + ": storage entry " + quote_name(entry_name) + " is missing");
     const auto bytes = zip.data(*entry);
     const uint64_t item = dtype_size(s.dtype);
     uint64_t storage_bytes = 0;
     if (__builtin_mul_overflow(static_cast<uint64_t>(s.numel), item, &storage_bytes) || storage_bytes != bytes.size()) {
-      throw InputError(where, "tensor '" + name + "': storage '" + s.key + "' has " + std::to_string(bytes.size()) +
+      throw InputError(where, "tensor " + quote_name(name) + ": storage " + quote_name(s.key) + " has " + std::to_string(bytes.size()) +
                                   " bytes, the pickle says " + std::to_string(s.numel) + " elements of " +
                                   std::string(dtype_name(s.dtype)));
     }
@@ -82,13 +83,13 @@ void read_torch_bin(const std::filesystem::path& file, TensorStore& store) {
     uint64_t numel = 1;
     for (int64_t d : t.size) {
       if (d < 0 || __builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel))
-        throw InputError(where, "tensor '" + name + "': bad size " + dims_str(t.size));
+        throw InputError(where, "tensor " + quote_name(name) + ": bad size " + dims_str(t.size));
     }
     if (numel > 0) {
       uint64_t expected = 1;
       for (std::size_t i = t.size.size(); i-- > 0;) {
         if (t.size[i] != 1 && static_cast<uint64_t>(t.stride[i]) != expected) {
-          throw InputError(where, "tensor '" + name + "' is not contiguous (size " + dims_str(t.size) + ", stride " +
+          throw InputError(where, "tensor " + quote_name(name) + " is not contiguous (size " + dims_str(t.size) + ", stride " +
                                       dims_str(t.stride) + "); save it with .contiguous()");
         }
         expected *= static_cast<uint64_t>(t.size[i]);
@@ -96,7 +97,7 @@ void read_torch_bin(const std::filesystem::path& file, TensorStore& store) {
     }
     if (t.storage_offset < 0 || static_cast<uint64_t>(t.storage_offset) > static_cast<uint64_t>(s.numel) ||
         numel > static_cast<uint64_t>(s.numel) - static_cast<uint64_t>(t.storage_offset)) {
-      throw InputError(where, "tensor '" + name + "': offset " + std::to_string(t.storage_offset) + " + " +
+      throw InputError(where, "tensor " + quote_name(name) + ": offset " + std::to_string(t.storage_offset) + " + " +
                                   std::to_string(numel) + " elements exceeds its storage of " +
                                   std::to_string(s.numel));
     }

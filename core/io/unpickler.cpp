@@ -10,6 +10,7 @@
 
 #include "core/util/bytes.h"
 #include "core/util/error.h"
+#include "core/util/quote.h"
 
 namespace ms {
 
@@ -136,7 +137,7 @@ class Unpickler {
   }
   PickleValue* make_global(const std::string& module, const std::string& name) {
     const std::string full = module + "." + name;
-    if (!allowed_global(full)) fail("refused global '" + full + "' (only torch state-dict globals are allowed)");
+    if (!allowed_global(full)) fail("refused global " + quote_name(full) + " (only torch state-dict globals are allowed)");
     return make_str(full, PickleKind::Global);
   }
   void set_item(PickleValue* dict, PickleValue* key, PickleValue* value) {
@@ -230,7 +231,7 @@ PickleValue* Unpickler::reduce(PickleValue* callable, PickleValue* args) {
     t->tensor.requires_grad = a[1]->boolean;
     return t;
   }
-  fail("REDUCE of '" + f + "' refused");
+  fail("REDUCE of " + quote_name(f) + " refused");
 }
 
 void Unpickler::build(PickleValue* target, PickleValue* state) {

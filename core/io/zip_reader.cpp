@@ -8,6 +8,7 @@
 
 #include "core/util/bytes.h"
 #include "core/util/error.h"
+#include "core/util/quote.h"
 
 namespace ms {
 
@@ -107,12 +108,12 @@ ZipReader::ZipReader(std::shared_ptr<const MappedFile> file) : file_(std::move(f
     const std::byte* x_end = x + extra_len;
     while (x_end - x >= 4) {
       const uint16_t id = load_u16le(x), len = load_u16le(x + 2);
-      if (x_end - x - 4 < len) throw InputError(where, "zip: extra field of '" + e.name + "' runs past its end");
+      if (x_end - x - 4 < len) throw InputError(where, "zip: extra field of " + quote_name(e.name) + " runs past its end");
       if (id == 1) {
         const std::byte* f = x + 4;
         std::size_t left = len;
         auto take = [&](uint64_t& field) {
-          if (left < 8) throw InputError(where, "zip: ZIP64 extra field of '" + e.name + "' too short");
+          if (left < 8) throw InputError(where, "zip: ZIP64 extra field of " + quote_name(e.name) + " too short");
           field = load_u64le(f);
           f += 8;
           left -= 8;
@@ -124,10 +125,10 @@ ZipReader::ZipReader(std::shared_ptr<const MappedFile> file) : file_(std::move(f
       x += 4 + len;
     }
     if (start_disk != 0 && start_disk != 0xFFFF) throw InputError(where, "zip: multi-disk archives are not supported");
-    if (unsafe_name(e.name)) throw InputError(where, "zip: unsafe entry name '" + e.name + "'");
-    if (!names.insert(e.name).second) throw InputError(where, "zip: duplicate entry '" + e.name + "'");
+    if (unsafe_name(e.name)) throw InputError(where, "zip: unsafe entry name " + quote_name(e.name) + "");
+    if (!names.insert(e.name).second) throw InputError(where, "zip: duplicate entry " + quote_name(e.name) + "");
     if (e.local_header_offset > cd_offset || e.compressed_size > cd_offset - e.local_header_offset)
-      throw InputError(where, "zip: entry '" + e.name + "' lies outside the file's data area");
+      throw InputError(where, "zip: entry " + quote_name(e.name) + " lies outside the file's data area");
     entries_.push_back(std::move(e));
     pos += kCentralSize + name_len + extra_len + comment_len;
   }
@@ -141,23 +142,23 @@ const ZipEntry* ZipReader::find(std::string_view name) const {
 
 std::span<const std::byte> ZipReader::data(const ZipEntry& e) const {
   const std::string where = path().string();
-  if (e.flags & 1) throw InputError(where, "zip: entry '" + e.name + "' is encrypted");
+  if (e.flags & 1) throw InputError(where, "zip: entry " + quote_name(e.name) + " is encrypted");
   if (e.method != 0) {
-    throw InputError(where, "zip: entry '" + e.name + "' is compressed (method " + std::to_string(e.method) +
+    throw InputError(where, "zip: entry " + quote_name(e.name) + " is compressed (method " + std::to_string(e.method) +
                                 "); only stored entries are supported, as torch.save writes them");
   }
   if (e.compressed_size != e.uncompressed_size)
-    throw InputError(where, "zip: stored entry '" + e.name + "' has different compressed and uncompressed sizes");
+    throw InputError(where, "zip: stored entry " + quote_name(e.name) + " has different compressed and uncompressed sizes");
   const std::byte* p = file_->data();
   const uint64_t size = file_->size();
   const uint64_t off = e.local_header_offset;
   if (off > size || size - off < kLocalSize || load_u32le(p + off) != kLocalSig)
-    throw InputError(where, "zip: bad local header for '" + e.name + "'");
+    throw InputError(where, "zip: bad local header for " + quote_name(e.name) + "");
   // The local name and extra lengths may differ from the central ones (torch pads the local extra
   // field so that data is 64-byte aligned), so the data offset comes from the local header.
   const uint64_t start = off + kLocalSize + load_u16le(p + off + 26) + load_u16le(p + off + 28);
   if (start > size || size - start < e.compressed_size)
-    throw InputError(where, "zip: data of '" + e.name + "' runs past the end of the file");
+    throw InputError(where, "zip: data of " + quote_name(e.name) + " runs past the end of the file");
   return {p + start, static_cast<std::size_t>(e.compressed_size)};
 }
 

@@ -144,6 +144,11 @@ class TestSafetensors : public QObject {
         "overlap");
     row("duplicate name", st("{" + ok_entry + "," + ok_entry + "}"), "duplicate tensor name 'a'");
     row("metadata not object", st(R"({"__metadata__":[1]})"), "__metadata__");
+    // Untrusted names are escaped so the message stays on one line (the macro checks for '\n').
+    // (Plain literals here: moc's lexer mis-reads a raw string that follows a quote.)
+    const std::string f8_entry = "\":{\"dtype\":\"F8\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    row("newline in name", st("{\"x\\ny" + f8_entry), "tensor 'x\\ny'");
+    row("long name", st("{\"" + std::string(5000, 'n') + f8_entry), "nnnn...': unknown dtype");
     row("metadata value int", st(R"({"__metadata__":{"k":1}})"), "__metadata__ value of 'k'");
   }
   void refusesBadHeaders() {
@@ -166,6 +171,19 @@ class TestSafetensors : public QObject {
     TensorStore store;
     read_safetensors(file, store);
     QCOMPARE(store.at("a").nbytes, std::size_t(8));
+  }
+
+  void everyTruncationIsAnInputError() {
+    std::ifstream in(kReaders / "mixed.safetensors", std::ios::binary);
+    const std::string full{std::istreambuf_iterator<char>(in), {}};
+    QTemporaryDir dir;
+    const auto file = std::filesystem::path(dir.path().toStdString()) / "cut.safetensors";
+    for (std::size_t n = 0; n < full.size(); ++n) {
+      write_bytes(file, full.substr(0, n));
+      TensorStore store;
+      const QString msg = error_of([&] { read_safetensors(file, store); });
+      QVERIFY2(msg.startsWith(QString::fromStdString(file.string() + ": ")), qPrintable(QString("length %1: %2").arg(n).arg(msg)));
+    }
   }
 
   void missingFileNamesIt() {
