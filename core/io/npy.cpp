@@ -86,8 +86,10 @@ void write_npy_f32(const std::filesystem::path& file, const float* data,
       throw InputError(file.string(), "cannot write .npy: bad shape");
     dims += std::to_string(d) + ", ";
   }
-  if (shape.size() > 1) dims.resize(dims.size() - 2);  // "(2, 3)"; one dim keeps "(5,)"
-  else if (shape.size() == 1) dims.resize(dims.size() - 1);
+  if (shape.size() > 1)
+    dims.resize(dims.size() - 2);  // "(2, 3)"; one dim keeps "(5,)"
+  else if (shape.size() == 1)
+    dims.resize(dims.size() - 1);
   if (numel > 0 && data == nullptr) throw InputError(file.string(), "cannot write .npy: no data");
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
   // Total of magic(6) + version(2) + length(2) + header must be a multiple of 64, the header
@@ -116,12 +118,16 @@ NpyArray read_npy_f32(const std::filesystem::path& file) {
   auto m = MappedFile::open(file);
   const std::byte* p = m->data();
   const std::size_t size = m->size();
-  if (size < 10 || std::memcmp(p, kMagic, 6) != 0) throw InputError(where, "not a .npy file (bad magic)");
+  if (size < 10 || std::memcmp(p, kMagic, 6) != 0)
+    throw InputError(where, "not a .npy file (bad magic)");
   const int major = static_cast<int>(p[6]);
   std::size_t len_bytes = 0;
-  if (major == 1) len_bytes = 2;
-  else if (major == 2 || major == 3) len_bytes = 4;
-  else throw InputError(where, "unsupported .npy version " + std::to_string(major));
+  if (major == 1)
+    len_bytes = 2;
+  else if (major == 2 || major == 3)
+    len_bytes = 4;
+  else
+    throw InputError(where, "unsupported .npy version " + std::to_string(major));
   if (size < 8 + len_bytes) throw InputError(where, "truncated .npy header");
   const uint64_t hlen = load_le(p + 8, len_bytes);
   const std::size_t data_off = 8 + len_bytes;
@@ -139,8 +145,10 @@ NpyArray read_npy_f32(const std::filesystem::path& file) {
       descr = hp.string_lit();
       have_descr = true;
     } else if (key == "fortran_order") {
-      if (hp.word("True")) fortran = true;
-      else if (!hp.word("False")) hp.fail("fortran_order is not True/False");
+      if (hp.word("True"))
+        fortran = true;
+      else if (!hp.word("False"))
+        hp.fail("fortran_order is not True/False");
       have_order = true;
     } else if (key == "shape") {
       hp.expect('(');
@@ -163,17 +171,22 @@ NpyArray read_npy_f32(const std::filesystem::path& file) {
   if (!have_descr || !have_order || !have_shape) hp.fail("missing descr, fortran_order or shape");
   if (fortran) throw InputError(where, "Fortran-order arrays are not supported");
   std::size_t item = 0;
-  if (descr == "<f4") item = 4;
-  else if (descr == "<f8") item = 8;
-  else throw InputError(where, "unsupported dtype " + quote_name(descr) + " (expected '<f4' or '<f8')");
+  if (descr == "<f4")
+    item = 4;
+  else if (descr == "<f8")
+    item = 8;
+  else
+    throw InputError(where,
+                     "unsupported dtype " + quote_name(descr) + " (expected '<f4' or '<f8')");
 
   uint64_t numel = 1, nbytes = 0;
   for (int64_t d : shape)
     if (__builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel)) hp.fail("shape overflows");
   const uint64_t avail = size - data_off - hlen;
   if (__builtin_mul_overflow(numel, item, &nbytes) || nbytes != avail) {
-    throw InputError(where, "data is " + std::to_string(avail) + " bytes but the shape needs " +
-                                (nbytes == 0 && numel != 0 ? std::string("more") : std::to_string(nbytes)));
+    throw InputError(
+        where, "data is " + std::to_string(avail) + " bytes but the shape needs " +
+                   (nbytes == 0 && numel != 0 ? std::string("more") : std::to_string(nbytes)));
   }
   NpyArray out;
   out.shape = std::move(shape);

@@ -6,9 +6,8 @@
 #include "core/io/safetensors.h"
 
 #include <algorithm>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/io/atomic_file.h"
 #include "core/io/mapped_file.h"
@@ -44,12 +43,14 @@ json parse_header(const std::string& where, const char* begin, const char* end) 
   };
   json j = json::parse(begin, end, cb, /*allow_exceptions=*/false);
   if (j.is_discarded()) throw InputError(where, "header is not valid JSON");
-  if (!duplicate.empty()) throw InputError(where, "duplicate tensor name " + quote_name(duplicate) + " in header");
+  if (!duplicate.empty())
+    throw InputError(where, "duplicate tensor name " + quote_name(duplicate) + " in header");
   if (!j.is_object()) throw InputError(where, "header is not a JSON object");
   return j;
 }
 
-uint64_t get_u64(const std::string& where, const std::string& name, const json& v, const char* what) {
+uint64_t get_u64(const std::string& where, const std::string& name, const json& v,
+                 const char* what) {
   if (v.is_number_unsigned()) return v.get<uint64_t>();
   if (v.is_number_integer()) {  // signed: only reached for negative values
     throw InputError(where, "tensor " + quote_name(name) + ": negative " + what);
@@ -81,7 +82,8 @@ std::map<std::string, std::string> read_safetensors(const std::filesystem::path&
                                 " exceeds the file size (" + std::to_string(size) + " bytes)");
   }
   if (header_len > kMaxHeaderBytes) {
-    throw InputError(where, "header length " + std::to_string(header_len) + " is over the 100 MB limit");
+    throw InputError(where,
+                     "header length " + std::to_string(header_len) + " is over the 100 MB limit");
   }
   const char* hb = reinterpret_cast<const char*>(mapped->data() + 8);
   const json header = parse_header(where, hb, hb + header_len);
@@ -96,12 +98,14 @@ std::map<std::string, std::string> read_safetensors(const std::filesystem::path&
     if (name == "__metadata__") {
       if (!info.is_object()) throw InputError(where, "__metadata__ is not an object");
       for (const auto& [k, v] : info.items()) {
-        if (!v.is_string()) throw InputError(where, "__metadata__ value of " + quote_name(k) + " is not a string");
+        if (!v.is_string())
+          throw InputError(where, "__metadata__ value of " + quote_name(k) + " is not a string");
         metadata[k] = v.get<std::string>();
       }
       continue;
     }
-    if (!info.is_object()) throw InputError(where, "tensor " + quote_name(name) + ": entry is not an object");
+    if (!info.is_object())
+      throw InputError(where, "tensor " + quote_name(name) + ": entry is not an object");
     const auto dt = info.find("dtype");
     const auto sh = info.find("shape");
     const auto off = info.find("data_offsets");
@@ -115,27 +119,32 @@ std::map<std::string, std::string> read_safetensors(const std::filesystem::path&
     TensorView view;
     view.name = name;
     if (!dtype_from_name(dt->get_ref<const std::string&>(), view.dtype))
-      throw InputError(where, "tensor " + quote_name(name) + ": unknown dtype " + quote_name(dt->get<std::string>()));
+      throw InputError(where, "tensor " + quote_name(name) + ": unknown dtype " +
+                                  quote_name(dt->get<std::string>()));
     // numel * itemsize computed in 64 bits with overflow checks: a lying shape must not wrap
     // around to a small number that happens to match the offsets.
     uint64_t nbytes = dtype_size(view.dtype);
     for (const auto& d : *sh) {
       const uint64_t dim = get_u64(where, name, d, "dimension");
       if (dim > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(nbytes, dim, &nbytes))
-        throw InputError(where, "tensor " + quote_name(name) + ": shape overflows (numel * itemsize)");
+        throw InputError(where,
+                         "tensor " + quote_name(name) + ": shape overflows (numel * itemsize)");
       view.shape.push_back(static_cast<int64_t>(dim));
     }
     const uint64_t begin = get_u64(where, name, (*off)[0], "data offset");
     const uint64_t end = get_u64(where, name, (*off)[1], "data offset");
-    if (end < begin) throw InputError(where, "tensor " + quote_name(name) + ": data_offsets end < begin");
+    if (end < begin)
+      throw InputError(where, "tensor " + quote_name(name) + ": data_offsets end < begin");
     if (end - begin != nbytes) {
-      throw InputError(where, "tensor " + quote_name(name) + ": data_offsets span " + std::to_string(end - begin) +
-                                  " bytes but dtype " + std::string(dtype_name(view.dtype)) + " shape " +
+      throw InputError(where, "tensor " + quote_name(name) + ": data_offsets span " +
+                                  std::to_string(end - begin) + " bytes but dtype " +
+                                  std::string(dtype_name(view.dtype)) + " shape " +
                                   view.shape_str() + " needs " + std::to_string(nbytes));
     }
     if (end > data_size) {
-      throw InputError(where, "tensor " + quote_name(name) + ": data_offsets [" + std::to_string(begin) + ", " +
-                                  std::to_string(end) + ") past the end of the data section (" +
+      throw InputError(where, "tensor " + quote_name(name) + ": data_offsets [" +
+                                  std::to_string(begin) + ", " + std::to_string(end) +
+                                  ") past the end of the data section (" +
                                   std::to_string(data_size) + " bytes)");
     }
     view.data = data + begin;
@@ -153,7 +162,8 @@ std::map<std::string, std::string> read_safetensors(const std::filesystem::path&
   for (const auto& s : spans) {
     if (s.begin == s.end) continue;
     if (prev != nullptr && s.begin < prev->end)
-      throw InputError(where, "tensors " + quote_name(prev->name) + " and " + quote_name(s.name) + " overlap in the data section");
+      throw InputError(where, "tensors " + quote_name(prev->name) + " and " + quote_name(s.name) +
+                                  " overlap in the data section");
     prev = &s;
   }
 
@@ -170,13 +180,15 @@ void read_safetensors_index(const std::filesystem::path& index_json, TensorStore
   if (j.is_discarded()) throw InputError(where, "not valid JSON");
   if (!j.is_object()) throw InputError(where, "not a JSON object");
   const auto wm = j.find("weight_map");
-  if (wm == j.end() || !wm->is_object()) throw InputError(where, "missing or non-object weight_map");
+  if (wm == j.end() || !wm->is_object())
+    throw InputError(where, "missing or non-object weight_map");
 
   const std::filesystem::path dir = index_json.parent_path();
   std::map<std::string, std::filesystem::path> expected;  // tensor -> shard path
   std::set<std::string> shards;
   for (const auto& [name, shard] : wm->items()) {
-    if (!shard.is_string()) throw InputError(where, "weight_map entry " + quote_name(name) + " is not a string");
+    if (!shard.is_string())
+      throw InputError(where, "weight_map entry " + quote_name(name) + " is not a string");
     const std::string s = shard.get<std::string>();
     if (is_escaping_name(s) || s.find('\0') != std::string::npos)
       throw InputError(where, "shard name " + quote_name(s) + " escapes the index's directory");
@@ -188,10 +200,11 @@ void read_safetensors_index(const std::filesystem::path& index_json, TensorStore
   for (const auto& s : shards) read_safetensors(dir / s, store);
   for (const auto& [name, shard] : expected) {
     if (store.find(name) == nullptr)
-      throw InputError(where, "tensor " + quote_name(name) + " listed in weight_map is missing from " + shard.string());
+      throw InputError(where, "tensor " + quote_name(name) +
+                                  " listed in weight_map is missing from " + shard.string());
     if (store.source_of(name) != shard) {
-      throw InputError(where, "tensor " + quote_name(name) + " is listed in " + shard.string() + " but found in " +
-                                  store.source_of(name).string());
+      throw InputError(where, "tensor " + quote_name(name) + " is listed in " + shard.string() +
+                                  " but found in " + store.source_of(name).string());
     }
   }
 }
@@ -205,15 +218,17 @@ void write_safetensors(const std::filesystem::path& file, const std::vector<Tens
   std::set<std::string> names;
   for (const auto& t : tensors) {
     if (t.name == "__metadata__" || !names.insert(t.name).second)
-      throw InputError(where, "cannot write tensor " + quote_name(t.name) + ": duplicate or reserved name");
+      throw InputError(
+          where, "cannot write tensor " + quote_name(t.name) + ": duplicate or reserved name");
     uint64_t nbytes = dtype_size(t.dtype);
     for (int64_t d : t.shape) {
       if (d < 0 || __builtin_mul_overflow(nbytes, static_cast<uint64_t>(d), &nbytes))
         throw InputError(where, "cannot write tensor " + quote_name(t.name) + ": bad shape");
     }
     if (nbytes != t.nbytes || (nbytes > 0 && t.data == nullptr)) {
-      throw InputError(where, "cannot write tensor " + quote_name(t.name) + ": " + std::to_string(t.nbytes) +
-                                  " bytes given, shape and dtype need " + std::to_string(nbytes));
+      throw InputError(where, "cannot write tensor " + quote_name(t.name) + ": " +
+                                  std::to_string(t.nbytes) + " bytes given, shape and dtype need " +
+                                  std::to_string(nbytes));
     }
     header[t.name] = {{"dtype", std::string(dtype_name(t.dtype))},
                       {"shape", t.shape},

@@ -14,8 +14,8 @@ void TensorStore::add_mapping(std::shared_ptr<const MappedFile> file) {
 void TensorStore::add(TensorView view, const std::filesystem::path& source) {
   const auto it = sources_.find(view.name);
   if (it != sources_.end()) {
-    throw InputError(source.string(), "duplicate tensor " + quote_name(view.name) + " (already read from " +
-                                          it->second.string() + ")");
+    throw InputError(source.string(), "duplicate tensor " + quote_name(view.name) +
+                                          " (already read from " + it->second.string() + ")");
   }
   sources_.emplace(view.name, source);
   std::string name = view.name;

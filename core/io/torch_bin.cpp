@@ -28,11 +28,13 @@ std::string find_prefix(const ZipReader& zip, const std::string& where) {
   std::string prefix;
   for (const auto& e : zip.entries()) {
     const auto slash = e.name.find('/');
-    if (slash == std::string::npos || e.name.compare(slash, std::string::npos, "/data.pkl") != 0) continue;
+    if (slash == std::string::npos || e.name.compare(slash, std::string::npos, "/data.pkl") != 0)
+      continue;
     if (!prefix.empty()) throw InputError(where, "archive holds more than one data.pkl");
     prefix = e.name.substr(0, slash);
   }
-  if (prefix.empty()) throw InputError(where, "not a torch.save archive (no <prefix>/data.pkl entry)");
+  if (prefix.empty())
+    throw InputError(where, "not a torch.save archive (no <prefix>/data.pkl entry)");
   return prefix;
 }
 
@@ -42,8 +44,9 @@ void read_torch_bin(const std::filesystem::path& file, TensorStore& store) {
   const std::string where = file.string();
   auto mapped = MappedFile::open(file);
   if (mapped->size() < 4 || std::memcmp(mapped->data(), "PK\x03\x04", 4) != 0) {
-    throw InputError(where, "not a zip archive (the legacy pre-1.6 torch.save format is not supported; "
-                            "re-save with a current torch)");
+    throw InputError(where,
+                     "not a zip archive (the legacy pre-1.6 torch.save format is not supported; "
+                     "re-save with a current torch)");
   }
   const ZipReader zip(mapped);
   const std::string prefix = find_prefix(zip, where);
@@ -56,7 +59,8 @@ void read_torch_bin(const std::filesystem::path& file, TensorStore& store) {
   const std::string pkl_name = prefix + "/data.pkl";
   const PickleDocument doc = unpickle(zip.data(*zip.find(pkl_name)), where + " (" + pkl_name + ")");
   const PickleValue& root = doc.root();
-  if (root.kind != PickleKind::Dict) throw InputError(where, "data.pkl is not a state dict (not a dict)");
+  if (root.kind != PickleKind::Dict)
+    throw InputError(where, "data.pkl is not a state dict (not a dict)");
 
   std::vector<TensorView> views;
   for (const auto& [key, value] : root.entries) {
@@ -69,14 +73,18 @@ void read_torch_bin(const std::filesystem::path& file, TensorStore& store) {
     const PickleStorage& s = t.storage->storage;
     const std::string entry_name = prefix + "/data/" + s.key;
     const ZipEntry* entry = zip.find(entry_name);
-    if (entry == nullptr) throw InputError(where, "tensor " + quote_name(name) + ": storage entry " + quote_name(entry_name) + " is missing");
+    if (entry == nullptr)
+      throw InputError(where, "tensor " + quote_name(name) + ": storage entry " +
+                                  quote_name(entry_name) + " is missing");
     const auto bytes = zip.data(*entry);
     const uint64_t item = dtype_size(s.dtype);
     uint64_t storage_bytes = 0;
-    if (__builtin_mul_overflow(static_cast<uint64_t>(s.numel), item, &storage_bytes) || storage_bytes != bytes.size()) {
-      throw InputError(where, "tensor " + quote_name(name) + ": storage " + quote_name(s.key) + " has " + std::to_string(bytes.size()) +
-                                  " bytes, the pickle says " + std::to_string(s.numel) + " elements of " +
-                                  std::string(dtype_name(s.dtype)));
+    if (__builtin_mul_overflow(static_cast<uint64_t>(s.numel), item, &storage_bytes) ||
+        storage_bytes != bytes.size()) {
+      throw InputError(where, "tensor " + quote_name(name) + ": storage " + quote_name(s.key) +
+                                  " has " + std::to_string(bytes.size()) +
+                                  " bytes, the pickle says " + std::to_string(s.numel) +
+                                  " elements of " + std::string(dtype_name(s.dtype)));
     }
     // numel and the row-major strides, with overflow checks; dims of size 1 may carry any stride
     // (torch leaves them arbitrary even for contiguous tensors), and empty tensors are always fine.
@@ -89,17 +97,19 @@ void read_torch_bin(const std::filesystem::path& file, TensorStore& store) {
       uint64_t expected = 1;
       for (std::size_t i = t.size.size(); i-- > 0;) {
         if (t.size[i] != 1 && static_cast<uint64_t>(t.stride[i]) != expected) {
-          throw InputError(where, "tensor " + quote_name(name) + " is not contiguous (size " + dims_str(t.size) + ", stride " +
-                                      dims_str(t.stride) + "); save it with .contiguous()");
+          throw InputError(where, "tensor " + quote_name(name) + " is not contiguous (size " +
+                                      dims_str(t.size) + ", stride " + dims_str(t.stride) +
+                                      "); save it with .contiguous()");
         }
         expected *= static_cast<uint64_t>(t.size[i]);
       }
     }
-    if (t.storage_offset < 0 || static_cast<uint64_t>(t.storage_offset) > static_cast<uint64_t>(s.numel) ||
+    if (t.storage_offset < 0 ||
+        static_cast<uint64_t>(t.storage_offset) > static_cast<uint64_t>(s.numel) ||
         numel > static_cast<uint64_t>(s.numel) - static_cast<uint64_t>(t.storage_offset)) {
-      throw InputError(where, "tensor " + quote_name(name) + ": offset " + std::to_string(t.storage_offset) + " + " +
-                                  std::to_string(numel) + " elements exceeds its storage of " +
-                                  std::to_string(s.numel));
+      throw InputError(where, "tensor " + quote_name(name) + ": offset " +
+                                  std::to_string(t.storage_offset) + " + " + std::to_string(numel) +
+                                  " elements exceeds its storage of " + std::to_string(s.numel));
     }
     TensorView v;
     v.name = name;

@@ -26,11 +26,11 @@ struct StorageType {
   DType dtype;
 };
 constexpr StorageType kStorageTypes[] = {
-    {"torch.FloatStorage", DType::F32},   {"torch.HalfStorage", DType::F16},
+    {"torch.FloatStorage", DType::F32},     {"torch.HalfStorage", DType::F16},
     {"torch.BFloat16Storage", DType::BF16}, {"torch.DoubleStorage", DType::F64},
-    {"torch.LongStorage", DType::I64},    {"torch.IntStorage", DType::I32},
-    {"torch.ShortStorage", DType::I16},   {"torch.CharStorage", DType::I8},
-    {"torch.ByteStorage", DType::U8},     {"torch.BoolStorage", DType::Bool},
+    {"torch.LongStorage", DType::I64},      {"torch.IntStorage", DType::I32},
+    {"torch.ShortStorage", DType::I16},     {"torch.CharStorage", DType::I8},
+    {"torch.ByteStorage", DType::U8},       {"torch.BoolStorage", DType::Bool},
 };
 constexpr std::string_view kOrderedDict = "collections.OrderedDict";
 constexpr std::string_view kRebuildTensor = "torch._utils._rebuild_tensor_v2";
@@ -69,7 +69,8 @@ class Unpickler {
   }
   uint64_t take_le(std::size_t n) { return load_le(take(n), n); }
   std::string take_string(uint64_t n) {
-    if (n > in_.size() - pos_) fail("string length " + std::to_string(n) + " exceeds the remaining input");
+    if (n > in_.size() - pos_)
+      fail("string length " + std::to_string(n) + " exceeds the remaining input");
     const char* p = reinterpret_cast<const char*>(take(static_cast<std::size_t>(n)));
     return std::string(p, static_cast<std::size_t>(n));
   }
@@ -84,6 +85,7 @@ class Unpickler {
   }
 
   PickleValue* make(PickleKind kind) {
+    if (doc_.arena_.size() >= limits_.max_nodes) fail("more values than the limit");
     doc_.arena_.push_back(std::make_unique<PickleValue>());
     doc_.arena_.back()->kind = kind;
     return doc_.arena_.back().get();
@@ -112,7 +114,8 @@ class Unpickler {
   }
   void memo_put(uint64_t index) {
     PickleValue* v = top();
-    if (memo_.size() >= limits_.max_memo && memo_.find(index) == memo_.end()) fail("memo larger than the limit");
+    if (memo_.size() >= limits_.max_memo && memo_.find(index) == memo_.end())
+      fail("memo larger than the limit");
     memo_[index] = v;
   }
   PickleValue* memo_get(uint64_t index) {
@@ -137,7 +140,8 @@ class Unpickler {
   }
   PickleValue* make_global(const std::string& module, const std::string& name) {
     const std::string full = module + "." + name;
-    if (!allowed_global(full)) fail("refused global " + quote_name(full) + " (only torch state-dict globals are allowed)");
+    if (!allowed_global(full))
+      fail("refused global " + quote_name(full) + " (only torch state-dict globals are allowed)");
     return make_str(full, PickleKind::Global);
   }
   void set_item(PickleValue* dict, PickleValue* key, PickleValue* value) {
@@ -179,14 +183,17 @@ class Unpickler {
 
 PickleValue* Unpickler::persistent_load(PickleValue* pid) {
   // torch.save: ('storage', torch.<T>Storage, key, location, numel).
-  if (pid->kind != PickleKind::Tuple || pid->items.size() != 5) fail("persistent id is not a 5-tuple");
+  if (pid->kind != PickleKind::Tuple || pid->items.size() != 5)
+    fail("persistent id is not a 5-tuple");
   const auto& it = pid->items;
-  if (it[0]->kind != PickleKind::Str || it[0]->text != "storage") fail("persistent id is not a 'storage'");
+  if (it[0]->kind != PickleKind::Str || it[0]->text != "storage")
+    fail("persistent id is not a 'storage'");
   if (it[1]->kind != PickleKind::Global || storage_type(it[1]->text) == nullptr)
     fail("persistent id names no torch storage type");
   if (it[2]->kind != PickleKind::Str) fail("storage key is not a string");
   if (it[3]->kind != PickleKind::Str) fail("storage location is not a string");
-  if (it[4]->kind != PickleKind::Int || it[4]->integer < 0) fail("storage numel is not a non-negative integer");
+  if (it[4]->kind != PickleKind::Int || it[4]->integer < 0)
+    fail("storage numel is not a non-negative integer");
   PickleValue* s = make(PickleKind::Storage);
   s->storage = {it[2]->text, storage_type(it[1]->text)->dtype, it[3]->text, it[4]->integer};
   return s;
@@ -204,7 +211,8 @@ PickleValue* Unpickler::reduce(PickleValue* callable, PickleValue* args) {
   if (f == kRebuildTensor) {
     // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
     if (a.size() != 6 && a.size() != 7) fail("_rebuild_tensor_v2 expects 6 or 7 arguments");
-    if (a[0]->kind != PickleKind::Storage) fail("_rebuild_tensor_v2: first argument is not a storage");
+    if (a[0]->kind != PickleKind::Storage)
+      fail("_rebuild_tensor_v2: first argument is not a storage");
     if (a[1]->kind != PickleKind::Int) fail("_rebuild_tensor_v2: storage offset is not an integer");
     if (a[4]->kind != PickleKind::Bool) fail("_rebuild_tensor_v2: requires_grad is not a bool");
     if (a[5]->kind != PickleKind::Dict && a[5]->kind != PickleKind::None)
@@ -217,7 +225,8 @@ PickleValue* Unpickler::reduce(PickleValue* callable, PickleValue* args) {
     t->tensor.size = int_tuple(a[2], "tensor size");
     t->tensor.stride = int_tuple(a[3], "tensor stride");
     t->tensor.requires_grad = a[4]->boolean;
-    if (t->tensor.size.size() != t->tensor.stride.size()) fail("tensor size and stride differ in length");
+    if (t->tensor.size.size() != t->tensor.stride.size())
+      fail("tensor size and stride differ in length");
     return t;
   }
   if (f == kRebuildParam || f == kRebuildParamState) {
@@ -241,13 +250,16 @@ void Unpickler::build(PickleValue* target, PickleValue* state) {
   if (state->kind == PickleKind::None) return;
   if (state->kind != PickleKind::Dict) fail("BUILD with a non-dict state refused");
   for (const auto& [k, v] : state->entries) {
-    if (k->kind != PickleKind::Str || k->text != "_metadata") fail("BUILD state other than _metadata refused");
+    if (k->kind != PickleKind::Str || k->text != "_metadata")
+      fail("BUILD state other than _metadata refused");
   }
 }
 
 bool Unpickler::step() {
   op_pos_ = pos_;
   const auto op = static_cast<uint8_t>(*take(1));
+  // One opcode per line or block, its pickletools name beside it.
+  // clang-format off
   switch (op) {
     case 0x80: {  // PROTO
       const auto v = static_cast<uint8_t>(*take(1));
@@ -394,6 +406,7 @@ bool Unpickler::step() {
       fail(std::string("unsupported opcode 0x") + hex[op >> 4] + hex[op & 15]);
     }
   }
+  // clang-format on
   return true;
 }
 

@@ -21,13 +21,26 @@
 
 namespace ms {
 
-enum class PickleKind { None, Bool, Int, Float, Str, Bytes, Tuple, List, Dict, Global, Storage, Tensor };
+enum class PickleKind {
+  None,
+  Bool,
+  Int,
+  Float,
+  Str,
+  Bytes,
+  Tuple,
+  List,
+  Dict,
+  Global,
+  Storage,
+  Tensor
+};
 
 struct PickleValue;
 
 // A storage named by a persistent id ('storage', torch.<T>Storage, key, location, numel).
 struct PickleStorage {
-  std::string key;       // the archive entry is "<prefix>/data/<key>"
+  std::string key;  // the archive entry is "<prefix>/data/<key>"
   DType dtype = DType::F32;
   std::string location;  // "cpu", "cuda:0": informational only
   int64_t numel = 0;     // in elements of dtype
@@ -49,14 +62,15 @@ struct PickleValue {
   bool boolean = false;
   int64_t integer = 0;
   double real = 0.0;
-  std::string text;  // Str, Bytes, Global ("module.name")
-  std::vector<PickleValue*> items;                          // Tuple, List
+  std::string text;                                            // Str, Bytes, Global ("module.name")
+  std::vector<PickleValue*> items;                             // Tuple, List
   std::vector<std::pair<PickleValue*, PickleValue*>> entries;  // Dict, in insertion order
   std::unordered_map<std::string, std::size_t> str_index;      // Dict: str key -> entry index
   PickleStorage storage;
   PickleTensor tensor;
 
-  const PickleValue* get(const std::string& key) const;  // Dict lookup by str key; nullptr if absent
+  const PickleValue* get(
+      const std::string& key) const;  // Dict lookup by str key; nullptr if absent
 };
 
 class PickleDocument {
@@ -69,9 +83,12 @@ class PickleDocument {
   PickleValue* root_ = nullptr;
 };
 
+// Each opcode byte can create a node of a few hundred bytes, so the node count is capped as well:
+// a real data.pkl (10k tensors) needs ~200k nodes; the cap bounds a hostile file to about 1 GB.
 struct UnpickleLimits {
   std::size_t max_memo = 1u << 20;
   std::size_t max_stack = 1u << 20;
+  std::size_t max_nodes = 1u << 22;
 };
 
 // Interprets `bytes` (a whole pickle, ending in STOP). `where` prefixes every error message (the

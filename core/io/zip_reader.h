@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/io/mapped_file.h"
@@ -47,6 +48,7 @@ class ZipReader {
  private:
   std::shared_ptr<const MappedFile> file_;
   std::vector<ZipEntry> entries_;
+  std::unordered_map<std::string, std::size_t> index_;  // name -> entries_ position
 };
 
 }  // namespace ms

@@ -1,11 +1,10 @@
 // AtomicFile: commit publishes the whole content, an uncommitted writer leaves nothing (no target,
 // no temporary), a missing directory and a file-size limit (EFBIG, SIGXFSZ ignored) give one-line
 // InputErrors naming the target.
-#include <QTemporaryDir>
-#include <QtTest>
-
 #include <sys/resource.h>
 
+#include <QTemporaryDir>
+#include <QtTest>
 #include <cstring>
 #include <fstream>
 
@@ -51,7 +50,7 @@ class TestAtomicFile : public QObject {
       AtomicFile f(target);
       f.write("hello ");
       QVERIFY(!std::filesystem::exists(target));  // nothing visible before commit
-      QCOMPARE(entries_in(d), 1);                  // only the temporary
+      QCOMPARE(entries_in(d), 1);                 // only the temporary
       const std::string big(1 << 20, 'x');
       f.write(big.data(), big.size());
       f.commit();
@@ -133,7 +132,8 @@ class TestAtomicFile : public QObject {
       f.commit();
     });
     QCOMPARE(setrlimit(RLIMIT_FSIZE, &old), 0);
-    QCOMPARE(msg, QString::fromStdString(target.string() + ": write failed: " + std::strerror(EFBIG)));
+    QCOMPARE(msg,
+             QString::fromStdString(target.string() + ": write failed: " + std::strerror(EFBIG)));
     QCOMPARE(entries_in(d), 0);  // temporary removed, no target
   }
 
@@ -144,7 +144,8 @@ class TestAtomicFile : public QObject {
     f.write("x");
     f.commit();
     const QString msg = error_of([&] { f.write("more"); });
-    QVERIFY2(msg.startsWith(QString::fromStdString(target.string() + ": write failed")), qPrintable(msg));
+    QVERIFY2(msg.startsWith(QString::fromStdString(target.string() + ": write failed")),
+             qPrintable(msg));
     QCOMPARE(read_all(target), std::string("x"));
   }
 

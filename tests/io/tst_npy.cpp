@@ -4,7 +4,6 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <fstream>
 
 #include "core/io/mapped_file.h"
@@ -75,7 +74,8 @@ class TestNpy : public QObject {
     write_npy_f32(file, data.data(), s);
     const std::string bytes = read_all(file);
     QCOMPARE(bytes.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
-    const std::size_t hlen = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+    const std::size_t hlen =
+        static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
     QCOMPARE((10 + hlen) % 64, std::size_t(0));
     QCOMPARE(bytes[10 + hlen - 1], '\n');
     QCOMPARE(bytes.size(), 10 + hlen + 4 * data.size());
@@ -86,7 +86,8 @@ class TestNpy : public QObject {
 
   void writtenFileLoadsInNumpy() {
     const QString py = QStringLiteral(MAMBASCOPE_PYTHON);
-    if (py.isEmpty() || !QFileInfo::exists(py)) QSKIP("MAMBASCOPE_PYTHON not set: numpy cross-check skipped");
+    if (py.isEmpty() || !QFileInfo::exists(py))
+      QSKIP("MAMBASCOPE_PYTHON not set: numpy cross-check skipped");
     QTemporaryDir dir;
     const auto one = std::filesystem::path(dir.path().toStdString()) / "one.npy";
     const auto two = std::filesystem::path(dir.path().toStdString()) / "two.npy";
@@ -101,23 +102,29 @@ class TestNpy : public QObject {
     QVERIFY(p.waitForFinished(60000));
     QVERIFY2(p.exitCode() == 0, qPrintable(p.readAllStandardError()));
     QCOMPARE(QString::fromUtf8(p.readAllStandardOutput()).trimmed(),
-             QStringLiteral("float32 (5,) [1.5, -2.0, 0.25, 8.0, 0.0] (3, 2) [[1.5, -2.0], [0.25, 8.0], [0.0, -1.0]]"));
+             QStringLiteral("float32 (5,) [1.5, -2.0, 0.25, 8.0, 0.0] (3, 2) [[1.5, -2.0], [0.25, "
+                            "8.0], [0.0, -1.0]]"));
   }
 
   void refusesUnsupportedFiles_data() {
     QTest::addColumn<QString>("file");
     QTest::addColumn<QString>("problem");
-    QTest::newRow("fortran") << "fortran.npy" << "Fortran-order";
-    QTest::newRow("big endian") << "big_endian.npy" << "unsupported dtype '>f4'";
-    QTest::newRow("int32") << "int32.npy" << "unsupported dtype '<i4'";
-    QTest::newRow("absent") << "absent.npy" << "cannot open";
+    QTest::newRow("fortran") << "fortran.npy"
+                             << "Fortran-order";
+    QTest::newRow("big endian") << "big_endian.npy"
+                                << "unsupported dtype '>f4'";
+    QTest::newRow("int32") << "int32.npy"
+                           << "unsupported dtype '<i4'";
+    QTest::newRow("absent") << "absent.npy"
+                            << "cannot open";
   }
   void refusesUnsupportedFiles() {
     QFETCH(QString, file);
     QFETCH(QString, problem);
     const auto path = kNpy / file.toStdString();
     const QString msg = error_of([&] { read_npy_f32(path); });
-    QVERIFY2(msg.startsWith(QString::fromStdString(path.string())) && msg.contains(problem), qPrintable(msg));
+    QVERIFY2(msg.startsWith(QString::fromStdString(path.string())) && msg.contains(problem),
+             qPrintable(msg));
   }
 
   void refusesCorruptFiles_data() {
@@ -125,13 +132,16 @@ class TestNpy : public QObject {
     QTest::addColumn<QString>("problem");
     const std::string good = read_all(kNpy / "f4_2x3.npy");
     auto row = [](const char* name, const std::string& b, const char* problem) {
-      QTest::newRow(name) << QByteArray(b.data(), static_cast<qsizetype>(b.size())) << QString(problem);
+      QTest::newRow(name) << QByteArray(b.data(), static_cast<qsizetype>(b.size()))
+                          << QString(problem);
     };
     row("empty", "", "bad magic");
     row("bad magic", "\x93NUMPX" + good.substr(6), "bad magic");
     row("version 9", good.substr(0, 6) + "\x09" + good.substr(7), "unsupported .npy version 9");
-    row("header past end", good.substr(0, 8) + "\xff\xff" + good.substr(10, 20), "header length exceeds");
-    row("truncated data", good.substr(0, good.size() - 1), "data is 23 bytes but the shape needs 24");
+    row("header past end", good.substr(0, 8) + "\xff\xff" + good.substr(10, 20),
+        "header length exceeds");
+    row("truncated data", good.substr(0, good.size() - 1),
+        "data is 23 bytes but the shape needs 24");
     row("extra data", good + "x", "data is 25 bytes");
     row("no header", good.substr(0, 9), "bad magic");
     std::string huge = good;
@@ -150,7 +160,8 @@ class TestNpy : public QObject {
     const auto path = std::filesystem::path(dir.path().toStdString()) / "bad.npy";
     write_all(path, bytes.toStdString());
     const QString msg = error_of([&] { read_npy_f32(path); });
-    QVERIFY2(msg.startsWith(QString::fromStdString(path.string())) && msg.contains(problem), qPrintable(msg));
+    QVERIFY2(msg.startsWith(QString::fromStdString(path.string())) && msg.contains(problem),
+             qPrintable(msg));
   }
 
   void writerRefusesBadShape() {
@@ -158,7 +169,8 @@ class TestNpy : public QObject {
     const auto path = std::filesystem::path(dir.path().toStdString()) / "bad.npy";
     const float v = 1.0f;
     const QString msg = error_of([&] { write_npy_f32(path, &v, {-1}); });
-    QVERIFY2(msg.startsWith(QString::fromStdString(path.string())) && msg.contains("bad shape"), qPrintable(msg));
+    QVERIFY2(msg.startsWith(QString::fromStdString(path.string())) && msg.contains("bad shape"),
+             qPrintable(msg));
     QVERIFY(!std::filesystem::exists(path));
   }
 

@@ -4,7 +4,6 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <cstring>
 #include <fstream>
 
@@ -30,17 +29,18 @@ QString error_of(F&& f) {
   return QStringLiteral("NO ERROR");
 }
 
-#define EXPECT_INPUT_ERROR(expr, file, needle)                                            \
-  do {                                                                                    \
-    const QString msg_ = error_of([&] { expr; });                                         \
-    QVERIFY2(!msg_.startsWith("NO ERROR") && !msg_.startsWith("WRONG"), qPrintable(msg_)); \
-    QVERIFY2(msg_.contains(QString::fromStdString(std::string(file))), qPrintable(msg_));  \
+#define EXPECT_INPUT_ERROR(expr, file, needle)                                              \
+  do {                                                                                      \
+    const QString msg_ = error_of([&] { expr; });                                           \
+    QVERIFY2(!msg_.startsWith("NO ERROR") && !msg_.startsWith("WRONG"), qPrintable(msg_));  \
+    QVERIFY2(msg_.contains(QString::fromStdString(std::string(file))), qPrintable(msg_));   \
     QVERIFY2(msg_.contains(QString::fromStdString(std::string(needle))), qPrintable(msg_)); \
-    QVERIFY2(!msg_.contains('\n'), qPrintable(msg_));                                     \
+    QVERIFY2(!msg_.contains('\n'), qPrintable(msg_));                                       \
   } while (0)
 
 void write_bytes(const std::filesystem::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // A safetensors file from a header text, a declared header length and `data_size` zero bytes.
@@ -99,19 +99,24 @@ class TestSafetensors : public QObject {
     QCOMPARE(store.tensors().size(), std::size_t(3));
     QCOMPARE(values_of<float>(store.at("backbone.embeddings.weight")),
              (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7}));
-    QCOMPARE(values_of<float>(store.at("backbone.norm_f.weight")), (std::vector<float>{0.25f, 4.0f}));
+    QCOMPARE(values_of<float>(store.at("backbone.norm_f.weight")),
+             (std::vector<float>{0.25f, 4.0f}));
     QCOMPARE(store.source_of("backbone.norm_f.weight"), dir / "model-00002-of-00002.safetensors");
-    QCOMPARE(store.source_of("backbone.layers.0.mixer.D"), dir / "model-00001-of-00002.safetensors");
+    QCOMPARE(store.source_of("backbone.layers.0.mixer.D"),
+             dir / "model-00001-of-00002.safetensors");
   }
 
   void refusesBadHeaders_data() {
     QTest::addColumn<QByteArray>("bytes");
     QTest::addColumn<QString>("problem");
     auto row = [](const char* name, const std::string& b, const char* problem) {
-      QTest::newRow(name) << QByteArray(b.data(), static_cast<qsizetype>(b.size())) << QString(problem);
+      QTest::newRow(name) << QByteArray(b.data(), static_cast<qsizetype>(b.size()))
+                          << QString(problem);
     };
     const std::string ok_entry = R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
-    auto st = [](const std::string& h, std::size_t data = 8) { return st_bytes(h, h.size(), data); };
+    auto st = [](const std::string& h, std::size_t data = 8) {
+      return st_bytes(h, h.size(), data);
+    };
     row("empty file", "", "too short");
     row("7 bytes", std::string(7, '\0'), "too short");
     row("length past end", st_bytes("{}", 1000, 0), "exceeds the file size");
@@ -125,20 +130,32 @@ class TestSafetensors : public QObject {
     row("no shape", st(R"({"a":{"dtype":"F32","data_offsets":[0,8]}})"), "shape");
     row("shape string", st(R"({"a":{"dtype":"F32","shape":"2","data_offsets":[0,8]}})"), "shape");
     row("no offsets", st(R"({"a":{"dtype":"F32","shape":[2]}})"), "data_offsets");
-    row("three offsets", st(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4,8]}})"), "data_offsets");
-    row("offset string", st(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":["0",8]}})"), "not an integer");
-    row("unknown dtype", st(R"({"a":{"dtype":"F8","shape":[2],"data_offsets":[0,8]}})"), "unknown dtype 'F8'");
-    row("negative dim", st(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})"), "negative dimension");
-    row("float dim", st(R"({"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})"), "not an integer");
-    row("negative offset", st(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}})"), "negative data offset");
+    row("three offsets", st(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4,8]}})"),
+        "data_offsets");
+    row("offset string", st(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":["0",8]}})"),
+        "not an integer");
+    row("unknown dtype", st(R"({"a":{"dtype":"F8","shape":[2],"data_offsets":[0,8]}})"),
+        "unknown dtype 'F8'");
+    row("negative dim", st(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})"),
+        "negative dimension");
+    row("float dim", st(R"({"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})"),
+        "not an integer");
+    row("negative offset", st(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}})"),
+        "negative data offset");
     row("numel overflow",
-        st(R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})"), "overflows");
-    row("itemsize overflow", st(R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]}})"),
+        st(R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})"),
         "overflows");
-    row("size mismatch", st(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})"), "needs 12");
-    row("end before begin", st(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})"), "end < begin");
-    row("past end of data", st(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})"), "past the end");
-    row("huge offsets", st(R"({"a":{"dtype":"U8","shape":[8],"data_offsets":[18446744073709551600,18446744073709551608]}})"),
+    row("itemsize overflow",
+        st(R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]}})"),
+        "overflows");
+    row("size mismatch", st(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})"),
+        "needs 12");
+    row("end before begin", st(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})"),
+        "end < begin");
+    row("past end of data", st(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})"),
+        "past the end");
+    row("huge offsets",
+        st(R"({"a":{"dtype":"U8","shape":[8],"data_offsets":[18446744073709551600,18446744073709551608]}})"),
         "past the end");
     row("overlap", st("{" + ok_entry + R"(,"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})"),
         "overlap");
@@ -166,7 +183,8 @@ class TestSafetensors : public QObject {
     // The same shape as the bad rows, but honest: proves the rows fail for their stated reason.
     QTemporaryDir dir;
     const auto file = std::filesystem::path(dir.path().toStdString()) / "ok.safetensors";
-    const std::string h = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"z":{"dtype":"F32","shape":[0],"data_offsets":[8,8]}})";
+    const std::string h =
+        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"z":{"dtype":"F32","shape":[0],"data_offsets":[8,8]}})";
     write_bytes(file, st_bytes(h, h.size(), 8));
     TensorStore store;
     read_safetensors(file, store);
@@ -182,7 +200,8 @@ class TestSafetensors : public QObject {
       write_bytes(file, full.substr(0, n));
       TensorStore store;
       const QString msg = error_of([&] { read_safetensors(file, store); });
-      QVERIFY2(msg.startsWith(QString::fromStdString(file.string() + ": ")), qPrintable(QString("length %1: %2").arg(n).arg(msg)));
+      QVERIFY2(msg.startsWith(QString::fromStdString(file.string() + ": ")),
+               qPrintable(QString("length %1: %2").arg(n).arg(msg)));
     }
   }
 
@@ -202,10 +221,12 @@ class TestSafetensors : public QObject {
   void refusesEscapingShardNames() {
     QFETCH(QString, shard);
     QTemporaryDir dir;
-    const auto index = std::filesystem::path(dir.path().toStdString()) / "model.safetensors.index.json";
+    const auto index =
+        std::filesystem::path(dir.path().toStdString()) / "model.safetensors.index.json";
     write_bytes(index, R"({"weight_map":{"a":")" + shard.toStdString() + R"("}})");
     TensorStore store;
-    EXPECT_INPUT_ERROR(read_safetensors_index(index, store), index.string(), "escapes the index's directory");
+    EXPECT_INPUT_ERROR(read_safetensors_index(index, store), index.string(),
+                       "escapes the index's directory");
   }
 
   void refusesInconsistentIndex() {
@@ -216,7 +237,8 @@ class TestSafetensors : public QObject {
     const auto index = d / "model.safetensors.index.json";
     TensorStore s1;
     // The weight_map puts norm_f in shard 1, but it lives in shard 2.
-    write_bytes(index, R"({"weight_map":{"backbone.norm_f.weight":"model-00001-of-00002.safetensors",
+    write_bytes(index,
+                R"({"weight_map":{"backbone.norm_f.weight":"model-00001-of-00002.safetensors",
                           "backbone.embeddings.weight":"model-00002-of-00002.safetensors"}})");
     EXPECT_INPUT_ERROR(read_safetensors_index(index, s1), index.string(), "is listed in");
     TensorStore s2;
@@ -224,7 +246,8 @@ class TestSafetensors : public QObject {
     EXPECT_INPUT_ERROR(read_safetensors_index(index, s2), index.string(), "missing from");
     TensorStore s3;
     write_bytes(index, R"({"weight_map":{"a":"absent.safetensors"}})");
-    EXPECT_INPUT_ERROR(read_safetensors_index(index, s3), (d / "absent.safetensors").string(), "cannot open");
+    EXPECT_INPUT_ERROR(read_safetensors_index(index, s3), (d / "absent.safetensors").string(),
+                       "cannot open");
     TensorStore s4;
     write_bytes(index, R"({"metadata":{}})");
     EXPECT_INPUT_ERROR(read_safetensors_index(index, s4), index.string(), "weight_map");
@@ -236,8 +259,10 @@ class TestSafetensors : public QObject {
   void refusesDuplicateAcrossShards() {
     QTemporaryDir dir;
     const std::filesystem::path d = dir.path().toStdString();
-    std::filesystem::copy_file(kReaders / "sharded" / "model-00002-of-00002.safetensors", d / "a.safetensors");
-    std::filesystem::copy_file(kReaders / "sharded" / "model-00002-of-00002.safetensors", d / "b.safetensors");
+    std::filesystem::copy_file(kReaders / "sharded" / "model-00002-of-00002.safetensors",
+                               d / "a.safetensors");
+    std::filesystem::copy_file(kReaders / "sharded" / "model-00002-of-00002.safetensors",
+                               d / "b.safetensors");
     TensorStore store;
     read_safetensors(d / "a.safetensors", store);
     EXPECT_INPUT_ERROR(read_safetensors(d / "b.safetensors", store), (d / "b.safetensors").string(),
@@ -254,11 +279,13 @@ class TestSafetensors : public QObject {
     const std::vector<int64_t> i64 = {-5, int64_t(1) << 50};
     const std::vector<uint8_t> u8 = {1, 2, 3};  // odd size: the next tensor starts unaligned
     const std::vector<uint16_t> f16 = {0x3C00};
-    std::vector<TensorToWrite> ts = {
-        {"w.f32", DType::F32, {2, 3}, f32.data(), 24}, {"w.bf16", DType::BF16, {3}, bf16.data(), 6},
-        {"s.f64", DType::F64, {}, f64.data(), 8},      {"s.i64", DType::I64, {2, 1}, i64.data(), 16},
-        {"s.u8", DType::U8, {3}, u8.data(), 3},        {"s.f16", DType::F16, {1}, f16.data(), 2},
-        {"empty", DType::F32, {0, 4}, nullptr, 0}};
+    std::vector<TensorToWrite> ts = {{"w.f32", DType::F32, {2, 3}, f32.data(), 24},
+                                     {"w.bf16", DType::BF16, {3}, bf16.data(), 6},
+                                     {"s.f64", DType::F64, {}, f64.data(), 8},
+                                     {"s.i64", DType::I64, {2, 1}, i64.data(), 16},
+                                     {"s.u8", DType::U8, {3}, u8.data(), 3},
+                                     {"s.f16", DType::F16, {1}, f16.data(), 2},
+                                     {"empty", DType::F32, {0, 4}, nullptr, 0}};
     write_safetensors(file, ts, {{"producer", "mambascope"}});
     QCOMPARE(std::distance(std::filesystem::directory_iterator(d), {}), 1);  // no temp left
 
@@ -285,19 +312,24 @@ class TestSafetensors : public QObject {
 
   void writtenFileReadsInPython() {
     const QString py = QStringLiteral(MAMBASCOPE_PYTHON);
-    if (py.isEmpty() || !QFileInfo::exists(py)) QSKIP("MAMBASCOPE_PYTHON not set: python cross-check skipped");
+    if (py.isEmpty() || !QFileInfo::exists(py))
+      QSKIP("MAMBASCOPE_PYTHON not set: python cross-check skipped");
     QTemporaryDir dir;
     const auto file = std::filesystem::path(dir.path().toStdString()) / "py.safetensors";
     const std::vector<float> f32 = {1.5f, -2.0f, 3.25f, 4.0f};
     const std::vector<uint16_t> bf16 = {0x3F80, 0xC060};
-    write_safetensors(file, {{"a", DType::F32, {2, 2}, f32.data(), 16}, {"b", DType::BF16, {2}, bf16.data(), 4}},
-                      {{"format", "pt"}});
+    write_safetensors(
+        file, {{"a", DType::F32, {2, 2}, f32.data(), 16}, {"b", DType::BF16, {2}, bf16.data(), 4}},
+        {{"format", "pt"}});
     QProcess p;
-    p.start(py, {"-c",
-                 "import sys; from safetensors.torch import load_file; from safetensors import safe_open;"
-                 "t = load_file(sys.argv[1]); m = safe_open(sys.argv[1], 'pt').metadata();"
-                 "print(t['a'].flatten().tolist(), t['b'].float().tolist(), list(t['a'].shape), m['format'])",
-                 QString::fromStdString(file.string())});
+    p.start(
+        py,
+        {"-c",
+         "import sys; from safetensors.torch import load_file; from safetensors import safe_open;"
+         "t = load_file(sys.argv[1]); m = safe_open(sys.argv[1], 'pt').metadata();"
+         "print(t['a'].flatten().tolist(), t['b'].float().tolist(), list(t['a'].shape), "
+         "m['format'])",
+         QString::fromStdString(file.string())});
     QVERIFY(p.waitForFinished(120000));
     const QString out = QString::fromUtf8(p.readAllStandardOutput()).trimmed();
     QVERIFY2(p.exitCode() == 0, qPrintable(p.readAllStandardError()));
@@ -308,14 +340,17 @@ class TestSafetensors : public QObject {
     QTemporaryDir dir;
     const auto file = std::filesystem::path(dir.path().toStdString()) / "bad_out.safetensors";
     const float x[2] = {1, 2};
-    EXPECT_INPUT_ERROR(write_safetensors(file, {{"a", DType::F32, {3}, x, 8}}), file.string(), "bytes given");
-    EXPECT_INPUT_ERROR(write_safetensors(file, {{"a", DType::F32, {2}, x, 8}, {"a", DType::F32, {2}, x, 8}}),
-                       file.string(), "duplicate");
-    EXPECT_INPUT_ERROR(write_safetensors(file, {{"a", DType::F32, {-2}, x, 8}}), file.string(), "bad shape");
+    EXPECT_INPUT_ERROR(write_safetensors(file, {{"a", DType::F32, {3}, x, 8}}), file.string(),
+                       "bytes given");
+    EXPECT_INPUT_ERROR(
+        write_safetensors(file, {{"a", DType::F32, {2}, x, 8}, {"a", DType::F32, {2}, x, 8}}),
+        file.string(), "duplicate");
+    EXPECT_INPUT_ERROR(write_safetensors(file, {{"a", DType::F32, {-2}, x, 8}}), file.string(),
+                       "bad shape");
     QVERIFY(!std::filesystem::exists(file));
     const auto nodir = std::filesystem::path(dir.path().toStdString()) / "no" / "x.safetensors";
-    EXPECT_INPUT_ERROR(write_safetensors(nodir, {{"a", DType::F32, {2}, x, 8}}), nodir.parent_path().string(),
-                       "output directory does not exist");
+    EXPECT_INPUT_ERROR(write_safetensors(nodir, {{"a", DType::F32, {2}, x, 8}}),
+                       nodir.parent_path().string(), "output directory does not exist");
   }
 
   void storeRenameAndLookup() {
@@ -332,8 +367,8 @@ class TestSafetensors : public QObject {
   }
 
   void dtypeNames() {
-    for (DType d : {DType::F64, DType::F32, DType::F16, DType::BF16, DType::I64, DType::I32, DType::I16, DType::I8,
-                    DType::U8, DType::Bool}) {
+    for (DType d : {DType::F64, DType::F32, DType::F16, DType::BF16, DType::I64, DType::I32,
+                    DType::I16, DType::I8, DType::U8, DType::Bool}) {
       DType back{};
       QVERIFY(dtype_from_name(dtype_name(d), back));
       QCOMPARE(back, d);

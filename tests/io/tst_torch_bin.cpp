@@ -4,7 +4,6 @@
 // would create never appears), and every truncation / random byte flips of a real archive.
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -32,13 +31,13 @@ QString error_of(F&& f) {
   return QStringLiteral("NO ERROR");
 }
 
-#define EXPECT_INPUT_ERROR(expr, file, needle)                                            \
-  do {                                                                                    \
-    const QString msg_ = error_of([&] { expr; });                                         \
-    QVERIFY2(!msg_.startsWith("NO ERROR") && !msg_.startsWith("WRONG"), qPrintable(msg_)); \
-    QVERIFY2(msg_.contains(QString::fromStdString(std::string(file))), qPrintable(msg_));  \
+#define EXPECT_INPUT_ERROR(expr, file, needle)                                              \
+  do {                                                                                      \
+    const QString msg_ = error_of([&] { expr; });                                           \
+    QVERIFY2(!msg_.startsWith("NO ERROR") && !msg_.startsWith("WRONG"), qPrintable(msg_));  \
+    QVERIFY2(msg_.contains(QString::fromStdString(std::string(file))), qPrintable(msg_));   \
     QVERIFY2(msg_.contains(QString::fromStdString(std::string(needle))), qPrintable(msg_)); \
-    QVERIFY2(!msg_.contains('\n'), qPrintable(msg_));                                     \
+    QVERIFY2(!msg_.contains('\n'), qPrintable(msg_));                                       \
   } while (0)
 
 template <class T>
@@ -81,12 +80,14 @@ class TestTorchBin : public QObject {
     QCOMPARE(head.shape, emb.shape);
 
     // base = arange(10) * 10, D = base[4:7]: storage offset 4 elements.
-    QCOMPARE(values_of<float>(store.at("backbone.layers.0.mixer.D")), (std::vector<float>{40.0f, 50.0f, 60.0f}));
+    QCOMPARE(values_of<float>(store.at("backbone.layers.0.mixer.D")),
+             (std::vector<float>{40.0f, 50.0f, 60.0f}));
     // bf16 1, -2, 3, 0.5, 0.25, -8
     const TensorView& alog = store.at("backbone.layers.0.mixer.A_log");
     QCOMPARE(alog.dtype, DType::BF16);
     QCOMPARE(alog.shape_str(), std::string("[2, 3]"));
-    QCOMPARE(values_of<uint16_t>(alog), (std::vector<uint16_t>{0x3F80, 0xC000, 0x4040, 0x3F00, 0x3E80, 0xC100}));
+    QCOMPARE(values_of<uint16_t>(alog),
+             (std::vector<uint16_t>{0x3F80, 0xC000, 0x4040, 0x3F00, 0x3E80, 0xC100}));
     // f16 1, 0.5, -1, 2
     const TensorView& norm = store.at("backbone.norm_f.weight");
     QCOMPARE(norm.dtype, DType::F16);
@@ -115,21 +116,36 @@ class TestTorchBin : public QObject {
   void refusesBadFiles_data() {
     QTest::addColumn<QString>("file");
     QTest::addColumn<QString>("problem");
-    QTest::newRow("non-contiguous") << "noncontig.bin" << "tensor 't' is not contiguous";
-    QTest::newRow("legacy format") << "legacy.bin" << "legacy";
-    QTest::newRow("truncated") << "truncated_state_dict.bin" << "zip";
-    QTest::newRow("random bytes") << "random.bin" << "not a zip archive";
-    QTest::newRow("absent") << "absent.bin" << "cannot open";
-    QTest::newRow("offset past storage") << "forged/offset_past_storage.bin" << "exceeds its storage of 4";
-    QTest::newRow("negative offset") << "forged/negative_offset.bin" << "offset -1";
-    QTest::newRow("storage size") << "forged/storage_size_mismatch.bin" << "has 16 bytes, the pickle says 5";
-    QTest::newRow("missing storage") << "forged/missing_storage.bin" << "'forged/data/9' is missing";
-    QTest::newRow("negative size") << "forged/negative_size.bin" << "bad size [-1]";
-    QTest::newRow("huge size") << "forged/huge_size.bin" << "bad size";
-    QTest::newRow("stride length") << "forged/stride_length.bin" << "size and stride differ";
-    QTest::newRow("strided") << "forged/strided.bin" << "tensor 'w' is not contiguous";
-    QTest::newRow("root list") << "forged/root_list.bin" << "not a state dict";
-    QTest::newRow("deflated") << "forged/deflated.bin" << "compressed (method 8)";
+    QTest::newRow("non-contiguous") << "noncontig.bin"
+                                    << "tensor 't' is not contiguous";
+    QTest::newRow("legacy format") << "legacy.bin"
+                                   << "legacy";
+    QTest::newRow("truncated") << "truncated_state_dict.bin"
+                               << "zip";
+    QTest::newRow("random bytes") << "random.bin"
+                                  << "not a zip archive";
+    QTest::newRow("absent") << "absent.bin"
+                            << "cannot open";
+    QTest::newRow("offset past storage") << "forged/offset_past_storage.bin"
+                                         << "exceeds its storage of 4";
+    QTest::newRow("negative offset") << "forged/negative_offset.bin"
+                                     << "offset -1";
+    QTest::newRow("storage size") << "forged/storage_size_mismatch.bin"
+                                  << "has 16 bytes, the pickle says 5";
+    QTest::newRow("missing storage") << "forged/missing_storage.bin"
+                                     << "'forged/data/9' is missing";
+    QTest::newRow("negative size") << "forged/negative_size.bin"
+                                   << "bad size [-1]";
+    QTest::newRow("huge size") << "forged/huge_size.bin"
+                               << "bad size";
+    QTest::newRow("stride length") << "forged/stride_length.bin"
+                                   << "size and stride differ";
+    QTest::newRow("strided") << "forged/strided.bin"
+                             << "tensor 'w' is not contiguous";
+    QTest::newRow("root list") << "forged/root_list.bin"
+                               << "not a state dict";
+    QTest::newRow("deflated") << "forged/deflated.bin"
+                              << "compressed (method 8)";
   }
   void refusesBadFiles() {
     QFETCH(QString, file);
@@ -143,21 +159,35 @@ class TestTorchBin : public QObject {
   void refusesHostilePickles_data() {
     QTest::addColumn<QString>("file");
     QTest::addColumn<QString>("problem");
-    QTest::newRow("os.system") << "os_system.bin" << "refused global 'posix.system'";
+    QTest::newRow("os.system") << "os_system.bin"
+                               << "refused global 'posix.system'";
     // Protocol 2 writes Python 2 module names by default; Python 3 maps them back when loading.
-    QTest::newRow("eval") << "eval.bin" << "refused global '__builtin__.eval'";
-    QTest::newRow("exec") << "exec.bin" << "refused global '__builtin__.exec'";
-    QTest::newRow("subprocess") << "subprocess.bin" << "refused global 'commands.call'";
-    QTest::newRow("eval py3") << "eval_py3.bin" << "refused global 'builtins.eval'";
-    QTest::newRow("exec py3") << "exec_py3.bin" << "refused global 'builtins.exec'";
-    QTest::newRow("subprocess py3") << "subprocess_py3.bin" << "refused global 'subprocess.call'";
-    QTest::newRow("nested reduce") << "nested_reduce.bin" << "refused global 'posix.system'";
-    QTest::newRow("STACK_GLOBAL") << "stack_global.bin" << "refused global 'posix.system'";
-    QTest::newRow("plain object") << "plain_object.bin" << "refused global '__main__.Plain'";
-    QTest::newRow("OrderedDict with args") << "ordered_dict_args.bin" << "OrderedDict called with arguments";
-    QTest::newRow("storage as callable") << "storage_call.bin" << "REDUCE of 'torch.FloatStorage' refused";
-    QTest::newRow("BUILD attributes") << "build_state.bin" << "BUILD state other than _metadata";
-    QTest::newRow("BUILD tuple state") << "build_tuple.bin" << "BUILD with a non-dict state";
+    QTest::newRow("eval") << "eval.bin"
+                          << "refused global '__builtin__.eval'";
+    QTest::newRow("exec") << "exec.bin"
+                          << "refused global '__builtin__.exec'";
+    QTest::newRow("subprocess") << "subprocess.bin"
+                                << "refused global 'commands.call'";
+    QTest::newRow("eval py3") << "eval_py3.bin"
+                              << "refused global 'builtins.eval'";
+    QTest::newRow("exec py3") << "exec_py3.bin"
+                              << "refused global 'builtins.exec'";
+    QTest::newRow("subprocess py3") << "subprocess_py3.bin"
+                                    << "refused global 'subprocess.call'";
+    QTest::newRow("nested reduce") << "nested_reduce.bin"
+                                   << "refused global 'posix.system'";
+    QTest::newRow("STACK_GLOBAL") << "stack_global.bin"
+                                  << "refused global 'posix.system'";
+    QTest::newRow("plain object") << "plain_object.bin"
+                                  << "refused global '__main__.Plain'";
+    QTest::newRow("OrderedDict with args") << "ordered_dict_args.bin"
+                                           << "OrderedDict called with arguments";
+    QTest::newRow("storage as callable") << "storage_call.bin"
+                                         << "REDUCE of 'torch.FloatStorage' refused";
+    QTest::newRow("BUILD attributes") << "build_state.bin"
+                                      << "BUILD state other than _metadata";
+    QTest::newRow("BUILD tuple state") << "build_tuple.bin"
+                                       << "BUILD with a non-dict state";
   }
   void refusesHostilePickles() {
     QFETCH(QString, file);
@@ -200,7 +230,8 @@ class TestTorchBin : public QObject {
     for (int iter = 0; iter < 1500; ++iter) {
       std::string mutated = full;
       const int flips = 1 + static_cast<int>(rng() % 4);
-      for (int f = 0; f < flips; ++f) mutated[rng() % mutated.size()] = static_cast<char>(rng() & 0xff);
+      for (int f = 0; f < flips; ++f)
+        mutated[rng() % mutated.size()] = static_cast<char>(rng() & 0xff);
       write_all(path, mutated);
       TensorStore store;
       const QString msg = error_of([&] { read_torch_bin(path, store); });

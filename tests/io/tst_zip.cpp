@@ -3,7 +3,6 @@
 // counts, offsets, names, methods — refused with the file's name.
 #include <QTemporaryDir>
 #include <QtTest>
-
 #include <fstream>
 
 #include "core/io/zip_reader.h"
@@ -42,7 +41,8 @@ struct ZEntry {
 
 // A minimal zip writer (APPNOTE 4.3), CRCs left zero since the reader does not check them.
 // zip64 = true saturates every classic field and writes ZIP64 extras and end records instead.
-std::string build_zip(const std::vector<ZEntry>& entries, bool zip64 = false, const std::string& comment = "") {
+std::string build_zip(const std::vector<ZEntry>& entries, bool zip64 = false,
+                      const std::string& comment = "") {
   std::string out, cd;
   for (const auto& e : entries) {
     const uint64_t offset = out.size();
@@ -126,7 +126,8 @@ class Files {
  public:
   std::filesystem::path write(const std::string& name, const std::string& bytes) {
     const auto p = std::filesystem::path(dir_.path().toStdString()) / name;
-    std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(p, std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     return p;
   }
 
@@ -138,7 +139,8 @@ std::string text_of(std::span<const std::byte> s) {
   return {reinterpret_cast<const char*>(s.data()), s.size()};
 }
 
-const std::vector<ZEntry> kTwo = {{"archive/data.pkl", "pickle bytes"}, {"archive/data/0", std::string(16, 'w'), 0, 0, 37}};
+const std::vector<ZEntry> kTwo = {{"archive/data.pkl", "pickle bytes"},
+                                  {"archive/data/0", std::string(16, 'w'), 0, 0, 37}};
 
 }  // namespace
 
@@ -153,7 +155,8 @@ class TestZip : public QObject {
     QTest::newRow("zip64") << true << "";
     QTest::newRow("comment") << false << "a comment";
     // A fake end record inside the comment must not be taken for the real one.
-    QTest::newRow("decoy in comment") << false << QString::fromLatin1("PK\x05\x06 decoy decoy decoy decoy!");
+    QTest::newRow("decoy in comment")
+        << false << QString::fromLatin1("PK\x05\x06 decoy decoy decoy decoy!");
     QTest::newRow("zip64 + comment") << true << "zip64 comment";
   }
   void readsStoredEntries() {
@@ -165,7 +168,8 @@ class TestZip : public QObject {
     QCOMPARE(zip.entries().size(), std::size_t(2));
     QCOMPARE(zip.entries()[1].name, std::string("archive/data/0"));
     QCOMPARE(text_of(zip.data(*zip.find("archive/data.pkl"))), std::string("pickle bytes"));
-    QCOMPARE(text_of(zip.data(*zip.find("archive/data/0"))), std::string(16, 'w'));  // past the local pad
+    QCOMPARE(text_of(zip.data(*zip.find("archive/data/0"))),
+             std::string(16, 'w'));  // past the local pad
     QVERIFY(zip.find("archive/missing") == nullptr);
   }
 
@@ -190,7 +194,8 @@ class TestZip : public QObject {
     QTest::addColumn<QByteArray>("bytes");
     QTest::addColumn<QString>("problem");
     auto row = [](const char* name, const std::string& b, const char* problem) {
-      QTest::newRow(name) << QByteArray(b.data(), static_cast<qsizetype>(b.size())) << QString(problem);
+      QTest::newRow(name) << QByteArray(b.data(), static_cast<qsizetype>(b.size()))
+                          << QString(problem);
     };
     const std::string good = build_zip(kTwo);
     const std::size_t eocd = good.size() - 22;
@@ -231,7 +236,8 @@ class TestZip : public QObject {
     z = build_zip(kTwo, true);
     patch(z, z.size() - 22 - 20 - 56, 0, 4);
     row("zip64 record signature", z, "bad ZIP64 end record signature");
-    for (const char* name : {"../evil", "/etc/passwd", "a/../../b", "a/..", "C:/x", "a\\b", "..", ""}) {
+    for (const char* name :
+         {"../evil", "/etc/passwd", "a/../../b", "a/..", "C:/x", "a\\b", "..", ""}) {
       row((std::string("name ") + name).c_str(), build_zip({{name, "x"}}), "unsafe entry name");
     }
     row("duplicate", build_zip({{"a/b", "1"}, {"a/b", "2"}}), "duplicate entry 'a/b'");
@@ -242,18 +248,21 @@ class TestZip : public QObject {
     Files files;
     const auto p = files.write("bad.zip", bytes.toStdString());
     const QString msg = error_of([&] { ZipReader z(MappedFile::open(p)); });
-    QVERIFY2(msg.startsWith(QString::fromStdString(p.string() + ": ")) && msg.contains(problem), qPrintable(msg));
+    QVERIFY2(msg.startsWith(QString::fromStdString(p.string() + ": ")) && msg.contains(problem),
+             qPrintable(msg));
   }
 
   void refusesUnreadableEntries() {
     Files files;
-    std::vector<ZEntry> entries = {{"a/deflated", "xx", 8}, {"a/encrypted", "xx", 0, 1}, {"a/ok", "data"}};
+    std::vector<ZEntry> entries = {
+        {"a/deflated", "xx", 8}, {"a/encrypted", "xx", 0, 1}, {"a/ok", "data"}};
     std::string bytes = build_zip(entries);
     const auto p = files.write("m.zip", bytes);
     const ZipReader zip(MappedFile::open(p));
     auto check = [&](const char* name, const char* problem) {
       const QString msg = error_of([&] { zip.data(*zip.find(name)); });
-      QVERIFY2(msg.startsWith(QString::fromStdString(p.string() + ": ")) && msg.contains(problem), qPrintable(msg));
+      QVERIFY2(msg.startsWith(QString::fromStdString(p.string() + ": ")) && msg.contains(problem),
+               qPrintable(msg));
     };
     check("a/deflated", "compressed (method 8); only stored entries are supported");
     check("a/encrypted", "encrypted");
@@ -265,7 +274,9 @@ class TestZip : public QObject {
     const auto q = files.write("l.zip", lying);
     const ZipReader z2(MappedFile::open(q));
     const QString msg = error_of([&] { z2.data(z2.entries()[0]); });
-    QVERIFY2(msg.startsWith(QString::fromStdString(q.string() + ": ")) && msg.contains("runs past the end"), qPrintable(msg));
+    QVERIFY2(msg.startsWith(QString::fromStdString(q.string() + ": ")) &&
+                 msg.contains("runs past the end"),
+             qPrintable(msg));
     // A central entry pointing at something that is not a local header.
     std::string wrong = build_zip({{"a/x", "data"}});
     patch(wrong, 0, 0x11111111, 4);
