@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace cli_test {
@@ -40,10 +41,13 @@ struct CliResult {
   }
 };
 
-// Runs mambascope-cli with `args` (no shell). stdin is closed; `cwd` defaults to the test's own.
-inline CliResult run_cli(const QStringList& args, const QString& cwd = {}, int timeout_ms = 300000) {
+// Runs mambascope-cli with `args` (no shell). stdin is closed; `cwd` defaults to the test's own;
+// `in_child` runs in the child between fork and exec (e.g. to lower a resource limit).
+inline CliResult run_cli(const QStringList& args, const QString& cwd = {},
+                         const std::function<void()>& in_child = {}, int timeout_ms = 300000) {
   QProcess p;
   if (!cwd.isEmpty()) p.setWorkingDirectory(cwd);
+  if (in_child) p.setChildProcessModifier(in_child);
   p.start(QStringLiteral(MAMBASCOPE_CLI), args);
   CliResult r;
   if (!p.waitForStarted(30000)) {
