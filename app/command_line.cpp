@@ -39,7 +39,10 @@ CommandLine parseCommandLine(const QStringList& arguments) {
   parser.addOptions({helpOption, versionOption, screenshotOption, viewOption, selectOption, sizeOption});
   parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("The model to open."),
                                QStringLiteral("[MODEL]"));
-  result.helpText = parser.helpText();
+  // Parsed before QApplication exists, so helpText() cannot know the program name yet.
+  // and in tests it would name the test binary: the usage line always names the tool.
+  result.helpText = parser.helpText().replace(QRegularExpression(QStringLiteral("^Usage: \\S+")),
+                                              QStringLiteral("Usage: mambascope"));
 
   if (!parser.parse(arguments)) {
     result.error = parser.errorText();

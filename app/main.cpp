@@ -5,6 +5,7 @@
 
 #include <QApplication>
 #include <QSurfaceFormat>
+#include <QTimer>
 
 #include "app/app_style.h"
 #include "app/command_line.h"
@@ -65,7 +66,8 @@ int main(int argc, char** argv) {
       if (code != 0) std::fprintf(stderr, "mambascope: error: %s\n", qPrintable(error));
       app.exit(code);
     });
-    runner.start();
+    // Started from the event loop: a failure found at once must reach app.exit() inside exec().
+    QTimer::singleShot(0, &runner, &ms::app::ScreenshotRunner::start);
     return app.exec();
   }
 

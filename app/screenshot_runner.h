@@ -32,6 +32,7 @@ class ScreenshotRunner : public QObject {
   };
 
   ScreenshotRunner(MainWindow* window, Request request, QObject* parent = nullptr);
+  // Call from the running event loop (finished() may be emitted before start() returns).
   void start();
 
   // The whole window, with the GL canvas composed in from its framebuffer.

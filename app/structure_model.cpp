@@ -178,7 +178,10 @@ QVariant StructureModel::displayData(const Node& n, int column) const {
     case RowKind::Layer:
       switch (column) {
         case NameColumn: return QStringLiteral("layers.%1").arg(n.layer);
-        case ShapeColumn: return tr("%n quant point(s)", nullptr, static_cast<int>(n.layerInfo->points.size()));
+        case ShapeColumn: {
+          const auto count = static_cast<int>(n.layerInfo->quant_point_count());
+          return count == 1 ? tr("1 quant point") : tr("%1 quant points").arg(count);
+        }
         case SizeColumn: return formatBytes(n.layerInfo->nbytes);
       }
       break;
@@ -188,7 +191,7 @@ QVariant StructureModel::displayData(const Node& n, int column) const {
         case NameColumn: return qs(p.label);
         case ShapeColumn: return qs(p.shape_text);
         case DTypeColumn:
-          if (p.kind == PointKind::Weight && !p.tensors.empty()) return qs(std::string(dtype_name(p.tensors.front().dtype)));
+          if ((p.kind == PointKind::Weight || p.kind == PointKind::Module) && !p.tensors.empty()) return qs(std::string(dtype_name(p.tensors.front().dtype)));
           return QString::fromUtf8(views::kind_name(p.kind));
         case SizeColumn: {
           std::size_t bytes = 0;
@@ -236,7 +239,7 @@ QVariant StructureModel::data(const QModelIndex& index, int role) const {
       return {};
     case Qt::ForegroundRole:
       // Activation and state points have no dtype; their kind word is dimmed so it does not read as one.
-      if (index.column() == DTypeColumn && n->point && n->point->kind != PointKind::Weight)
+      if (index.column() == DTypeColumn && n->point && (n->point->kind == PointKind::Activation || n->point->kind == PointKind::State))
         return QColor::fromRgba(views::kind_colour(n->point->kind));
       if (n->kind == RowKind::Layer && index.column() != NameColumn) return QColor::fromRgba(views::Palette::text_dim);
       return {};

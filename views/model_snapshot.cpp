@@ -129,6 +129,11 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 std::string TensorInfo::shape_text() const { return ms::shape_text(shape); }
 
+std::size_t LayerInfo::quant_point_count() const {
+  return static_cast<std::size_t>(std::count_if(points.begin(), points.end(),
+                                                [](const PointInfo& p) { return p.kind != PointKind::Module; }));
+}
+
 const LayerInfo* ModelSnapshot::layer(int index) const {
   if (index < 0 || index >= static_cast<int>(layers.size())) return nullptr;
   return &layers[static_cast<std::size_t>(index)];
@@ -148,16 +153,25 @@ std::shared_ptr<const ModelSnapshot> make_model_snapshot(const Checkpoint& check
   for (std::size_t i = 0; i < snap->layers.size(); ++i) snap->layers[i].index = static_cast<int>(i);
 
   // Points first, so tensors can be attached to them.
-  for (const QuantPoint& point : quant_points(config)) {
-    if (point.layer < 0 || point.layer >= static_cast<int>(snap->layers.size())) continue;
+  const std::vector<QuantPoint> points = quant_points(config);
+  const bool conv_is_point = std::any_of(points.begin(), points.end(),
+                                         [](const QuantPoint& p) { return p.module == Module::Conv1d; });
+  const auto add_point = [&](const QuantPoint& point, PointKind kind) {
     PointInfo info;
     info.point = point;
-    info.kind = kind_of(point);
+    info.kind = kind;
     info.canonical = point.str();
     info.label = point_label(point);
     info.op_after = op_after(config, point);
     info.keys = weight_keys(point);
     snap->layers[static_cast<std::size_t>(point.layer)].points.push_back(std::move(info));
+  };
+  for (const QuantPoint& point : points) {
+    if (point.layer < 0 || point.layer >= static_cast<int>(snap->layers.size())) continue;
+    add_point(point, kind_of(point));
+    // The causal conv follows in_proj in both architectures.
+    if (!conv_is_point && point.module == Module::InProj && point.site == Site::Weight)
+      add_point(QuantPoint{point.layer, Module::Conv1d, Site::Weight}, PointKind::Module);
   }
 
   std::map<DType, std::size_t> bytes_by_dtype;
@@ -207,6 +221,12 @@ std::shared_ptr<const ModelSnapshot> make_model_snapshot(const Checkpoint& check
       p.shape_text = p.shape.empty() ? std::string("(not stored)") : shape_text(p.shape);
     }
   }
+
+  // norm_f before lm_head: the order the forward pass meets them.
+  std::stable_sort(snap->after_layers.begin(), snap->after_layers.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    const auto rank = [](const TensorInfo& t) { return t.key.rfind("norm_f", 0) == 0 ? 0 : t.key.rfind("lm_head", 0) == 0 ? 1 : 2; };
+    return rank(a) < rank(b);
+  });
 
   std::vector<std::pair<DType, std::size_t>> order(bytes_by_dtype.begin(), bytes_by_dtype.end());
   std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.second > b.second; });

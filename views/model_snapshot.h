@@ -35,11 +35,13 @@ struct TensorInfo {
   std::string shape_text() const;  // "[256, 64]"
 };
 
-// What kind of value a quant point observes; it decides the colour of its box.
-enum class PointKind { Activation, Weight, State };
+// What kind of value a quant point observes; it decides the colour of its box. Module is a step of
+// the block that stores weights but has no quant point (conv1d: ms::quant_points() leaves the
+// depthwise conv in full precision); it is drawn so the data flow reads completely.
+enum class PointKind { Activation, Weight, State, Module };
 
 struct PointInfo {
-  QuantPoint point;
+  QuantPoint point;           // for a Module step: the typed id of its weight (layers.i.conv1d.weight)
   PointKind kind = PointKind::Activation;
   std::string canonical;      // "layers.3.in_proj.input"
   std::string label;          // layer-local name, e.g. "in_proj.input", "in_proj" for weights
@@ -57,7 +59,8 @@ inline constexpr int64_t kTokens = -1;  // "T" in an activation shape
 
 struct LayerInfo {
   int index = 0;
-  std::vector<PointInfo> points;     // forward order, as ms::quant_points() lists them
+  std::vector<PointInfo> points;     // forward order: ms::quant_points() plus Module steps
+  std::size_t quant_point_count() const;  // points that are quant points (not Module steps)
   std::vector<TensorInfo> unassigned;  // layer tensors no quant point claims (never hidden)
   std::size_t nbytes = 0;
 };

@@ -44,9 +44,12 @@ std::string format_bytes(std::size_t bytes) {
   return buffer;
 }
 
+// Weight points and Module steps show a stored tensor; activations and the state are observed.
+bool has_weights(const PointInfo& p) { return p.kind == PointKind::Weight || p.kind == PointKind::Module; }
+
 // The dtype of a point's main tensor ("F32"), or empty for activations.
 std::string main_dtype(const PointInfo& p) {
-  if (p.kind != PointKind::Weight || p.tensors.empty()) return {};
+  if (!has_weights(p) || p.tensors.empty()) return {};
   return std::string(dtype_name(p.tensors.front().dtype));
 }
 
@@ -115,13 +118,15 @@ void draw_header(const ModelSnapshot& snap, ViewState& state) {
   ImGui::TextDisabled("%s", dims);
   ImGui::PopFont();
 
-  const float legend_w = ImGui::CalcTextSize("activation  weight  state").x + 3.0f * 26.0f + 24.0f;
+  const float legend_w = ImGui::CalcTextSize("activationweightstatenot quantized").x + 4.0f * 22.0f + 3.0f * 16.0f;
   ImGui::SameLine(std::max(ImGui::GetCursorPosX(), right - legend_w));
   draw_legend_item(PointKind::Activation);
   ImGui::SameLine(0.0f, 16.0f);
   draw_legend_item(PointKind::Weight);
   ImGui::SameLine(0.0f, 16.0f);
   draw_legend_item(PointKind::State);
+  ImGui::SameLine(0.0f, 16.0f);
+  draw_legend_item(PointKind::Module);
   ImGui::Spacing();
   ImGui::Separator();
   ImGui::Spacing();
@@ -162,15 +167,19 @@ struct Layout {
 // more columns; boxes shrink only when the width runs out.
 Layout layout_boxes(int n, ImVec2 area_min, ImVec2 area_size, float lead) {
   Layout l;
-  l.box_h = std::round(ImGui::GetTextLineHeight() * 2.0f + 22.0f);
-  l.row_gap = std::round(ImGui::GetTextLineHeight() * 2.1f);
-  l.col_gap = 120.0f;
-  const float usable_h = area_size.y - lead - l.row_gap;  // room for the lead-in and the exit arrow
-  l.rows = std::max(1, static_cast<int>((usable_h + l.row_gap) / (l.box_h + l.row_gap)));
+  const float line = ImGui::GetTextLineHeight();
+  l.box_h = std::round(line * 2.0f + 22.0f);
+  const float min_gap = std::round(line * 2.1f), max_gap = std::round(line * 3.4f);  // op labels live in the gap
+  l.col_gap = 100.0f;
+  const float usable_h = area_size.y - lead;
+  // Rows fit when every gap (including the exit arrow below the last box) is at least min_gap.
+  l.rows = std::max(1, static_cast<int>(usable_h / (l.box_h + min_gap)));
   l.rows = std::min(l.rows, std::max(n, 1));
   l.cols = (n + l.rows - 1) / l.rows;
   l.rows = (n + l.cols - 1) / l.cols;  // balance the columns
-  const float max_w = 300.0f;
+  // Spare height goes into the gaps (up to max_gap), so short blocks do not huddle at the top.
+  l.row_gap = std::clamp(std::floor((usable_h - l.rows * l.box_h) / static_cast<float>(l.rows)), min_gap, max_gap);
+  const float max_w = 290.0f;
   l.box_w = std::min(max_w, (area_size.x - (l.cols - 1) * l.col_gap - 40.0f) / static_cast<float>(l.cols));
   l.box_w = std::max(l.box_w, 150.0f);
   const float total_w = l.cols * l.box_w + (l.cols - 1) * l.col_gap;
@@ -205,7 +214,7 @@ void draw_arrows(ImDrawList* dl, const LayerInfo& layer, const Layout& l) {
     const float cx = top.x + l.box_w * 0.5f;
     dl->AddLine(ImVec2(cx, top.y - l.row_gap), ImVec2(cx, top.y - 1.0f), col, thick);
     arrow_head(dl, ImVec2(cx, top.y - 1.0f), col);
-    op_label(dl, ImVec2(cx, top.y - l.row_gap * 0.5f), "residual → RMSNorm");
+    op_label(dl, ImVec2(cx, top.y - l.row_gap * 0.5f), "RMSNorm");
   }
   for (int i = 0; i < n; ++i) {
     const ImVec2 a = l.box_min(i), b = l.box_max(i);
@@ -279,14 +288,13 @@ void draw_box(ImDrawList* dl, const PointInfo& p, ImVec2 a, ImVec2 b, ViewState&
   const float pad_x = 16.0f;
   const float line1 = a.y + 9.0f;
   const float line2 = line1 + t.body->FontSize + 5.0f;
-  draw_text(dl, t.body, ImVec2(a.x + pad_x, line1), Palette::text, p.label);
-  // Kind on the right of the first line, dtype on the right of the second.
-  const std::string kind_text = kind_name(p.kind);
-  draw_text(dl, t.body, ImVec2(b.x - 12.0f - text_size(t.body, kind_text).x, line1), kind, kind_text);
-  draw_text(dl, t.mono, ImVec2(a.x + pad_x, line2), Palette::text_dim, p.shape_text);
+  // Name and dtype on the first line, the shape on the second; the colour says the kind (legend).
+  draw_text(dl, t.body, ImVec2(a.x + pad_x, line1), p.kind == PointKind::Module ? Palette::text_dim : Palette::text,
+            p.label);
   const std::string dtype = main_dtype(p);
   if (!dtype.empty())
-    draw_text(dl, t.mono, ImVec2(b.x - 12.0f - text_size(t.mono, dtype).x, line2), Palette::text_dim, dtype);
+    draw_text(dl, t.mono, ImVec2(b.x - 12.0f - text_size(t.mono, dtype).x, line1 + 1.0f), Palette::text_dim, dtype);
+  draw_text(dl, t.mono, ImVec2(a.x + pad_x, line2), Palette::text_dim, p.shape_text);
 
   if (hovered) draw_tooltip(p);
 }
@@ -299,7 +307,7 @@ void draw_diagram(const LayerInfo& layer, ViewState& state, ImVec2 area_min, ImV
     ImGui::TextDisabled("This architecture has no quant points in layer %d.", layer.index);
     return;
   }
-  const Layout l = layout_boxes(n, area_min, area_size, ImGui::GetTextLineHeight() * 2.4f);
+  const Layout l = layout_boxes(n, area_min, area_size, std::round(ImGui::GetTextLineHeight() * 2.6f));
   draw_arrows(dl, layer, l);
   for (int i = 0; i < n; ++i) draw_box(dl, layer.points[static_cast<std::size_t>(i)], l.box_min(i), l.box_max(i), state);
 }
@@ -308,11 +316,15 @@ void draw_diagram(const LayerInfo& layer, ViewState& state, ImVec2 area_min, ImV
 // [SECTION] Details panel: the selected point, or the layer's tensors
 //-------------------------------------------------------------------------------------------------
 
+// Key in a narrow dim column, value wrapped to the panel (HF keys of deep layers are long).
 void key_value(const char* key, const std::string& value, ImFont* value_font) {
+  const float key_w = 84.0f;
   ImGui::TextDisabled("%s", key);
-  ImGui::SameLine(110.0f);
+  ImGui::SameLine(key_w);
   ImGui::PushFont(value_font);
+  ImGui::PushTextWrapPos(0.0f);
   ImGui::TextUnformatted(value.c_str());
+  ImGui::PopTextWrapPos();
   ImGui::PopFont();
 }
 
@@ -348,8 +360,9 @@ void draw_point_details(const PointInfo& p) {
   ImGui::AlignTextToFramePadding();
   ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kind_colour(p.kind))), "%s", kind_name(p.kind));
   ImGui::Spacing();
-  key_value("point", p.canonical, t.mono);
-  key_value(p.kind == PointKind::Weight ? "shape" : "observes", p.shape_text, t.mono);
+  if (p.kind == PointKind::Module) ImGui::TextDisabled("No quant point: this step stays in full precision.");
+  else key_value("point", p.canonical, t.mono);
+  key_value(has_weights(p) ? "shape" : "observes", p.shape_text, t.mono);
   if (p.keys) {
     key_value("HF", p.keys->hf, t.mono);
     key_value("GGUF", p.keys->gguf, t.mono);
@@ -371,7 +384,7 @@ void draw_layer_details(const LayerInfo& layer) {
   ImGui::PushFont(t.title);
   ImGui::Text("layers.%d", layer.index);
   ImGui::PopFont();
-  ImGui::TextDisabled("%zu quant points  ·  %s stored", layer.points.size(), format_bytes(layer.nbytes).c_str());
+  ImGui::TextDisabled("%zu quant points  ·  %s stored", layer.quant_point_count(), format_bytes(layer.nbytes).c_str());
   ImGui::Spacing();
   std::vector<const TensorInfo*> rows;
   for (const PointInfo& p : layer.points)

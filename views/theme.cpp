@@ -12,6 +12,7 @@ uint32_t kind_colour(PointKind kind) {
     case PointKind::Activation: return Palette::activation;
     case PointKind::Weight: return Palette::weight;
     case PointKind::State: return Palette::state;
+    case PointKind::Module: return Palette::module;
   }
   return Palette::weight;
 }
@@ -21,6 +22,7 @@ const char* kind_name(PointKind kind) {
     case PointKind::Activation: return "activation";
     case PointKind::Weight: return "weight";
     case PointKind::State: return "state";
+    case PointKind::Module: return "not quantized";
   }
   return "";
 }

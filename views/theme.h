@@ -27,11 +27,12 @@ struct Palette {
   static constexpr uint32_t activation = 0xFF2FA59A;   // teal: inputs seen during a forward
   static constexpr uint32_t weight = 0xFF4C82E0;       // blue: stored Linear/conv weights
   static constexpr uint32_t state = 0xFFA46FD6;        // violet: the recurrent SSM state
+  static constexpr uint32_t module = 0xFF7D838C;       // grey: stored weights without a quant point
   static constexpr uint32_t selection = 0xFFFFB43C;    // amber outline of the selected box
 };
 
 uint32_t kind_colour(PointKind kind);          // 0xAARRGGBB
-const char* kind_name(PointKind kind);         // "activation", "weight", "state"
+const char* kind_name(PointKind kind);         // "activation", "weight", "state", "not quantized"
 
 struct Theme {
   ImFont* body = nullptr;    // 16 px DejaVu Sans

@@ -1,0 +1,59 @@
+// The command line of `mambascope`: defaults, every option, and one-line usage errors.
+#include <QtTest>
+
+#include "app/command_line.h"
+
+using ms::app::parseCommandLine;
+
+class TestCommandLine : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void defaults() {
+    const auto cl = parseCommandLine({"mambascope"});
+    QVERIFY(cl.error.isEmpty());
+    QVERIFY(cl.model.isEmpty());
+    QCOMPARE(cl.view, QStringLiteral("structure"));
+    QCOMPARE(cl.size, QSize(1400, 900));
+    QVERIFY(!cl.help && !cl.version);
+    QVERIFY(cl.helpText.contains(QStringLiteral("Usage: mambascope")));
+    QVERIFY(cl.helpText.contains(QStringLiteral("--screenshot <file>")));
+  }
+
+  void screenshotMode() {
+    const auto cl = parseCommandLine({"mambascope", "/m", "--screenshot", "/tmp/s.png", "--view", "structure",
+                                      "--size", "1000x700", "--select", "layers.3.out_proj.input"});
+    QVERIFY2(cl.error.isEmpty(), qPrintable(cl.error));
+    QCOMPARE(cl.model, QStringLiteral("/m"));
+    QCOMPARE(cl.screenshot, QStringLiteral("/tmp/s.png"));
+    QCOMPARE(cl.size, QSize(1000, 700));
+    QCOMPARE(cl.select, QStringLiteral("layers.3.out_proj.input"));
+  }
+
+  void helpAndVersion() {
+    QVERIFY(parseCommandLine({"mambascope", "--help"}).help);
+    QVERIFY(parseCommandLine({"mambascope", "-h"}).help);
+    QVERIFY(parseCommandLine({"mambascope", "--version"}).version);
+  }
+
+  void usageErrors_data() {
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("mentions");
+    QTest::newRow("unknown view") << QStringList{"mambascope", "/m", "--view", "heatmap"} << "heatmap";
+    QTest::newRow("bad size") << QStringList{"mambascope", "/m", "--size", "big"} << "--size";
+    QTest::newRow("bad point") << QStringList{"mambascope", "/m", "--select", "layers.x.in_proj"} << "--select";
+    QTest::newRow("screenshot without model") << QStringList{"mambascope", "--screenshot", "/tmp/s.png"} << "MODEL";
+    QTest::newRow("two models") << QStringList{"mambascope", "/a", "/b"} << "one MODEL";
+    QTest::newRow("unknown option") << QStringList{"mambascope", "--frobnicate"} << "frobnicate";
+  }
+  void usageErrors() {
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, mentions);
+    const auto cl = parseCommandLine(arguments);
+    QVERIFY2(cl.error.contains(mentions), qPrintable(cl.error));
+    QVERIFY(!cl.error.contains(QLatin1Char('\n')));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestCommandLine)
+#include "tst_command_line.moc"
