@@ -154,6 +154,25 @@ class TestCliErrors : public QObject {
     add("model_type jamba (hybrid)", "mamba1-hf",
         [](const QString& d) { return edit_config(d, [](json& c) { c["model_type"] = "jamba"; }); },
         {cfg, "jamba"});
+    // The contract's unsupported variants, each refused with a message naming what is unsupported.
+    add("mamba2 with attention layers", "mamba2-g2-state-spaces",
+        [](const QString& d) { return edit_config(d, [](json& c) { c["attn_layer_idx"] = {1}; }); },
+        {cfg, "attn_layer_idx"});
+    add("mamba2 with d_intermediate > 0", "mamba2-g2-state-spaces",
+        [](const QString& d) { return edit_config(d, [](json& c) { c["d_intermediate"] = 128; }); },
+        {cfg, "d_intermediate"});
+    add("rms_norm false", "mamba2-g2-state-spaces",
+        [](const QString& d) { return edit_config(d, [](json& c) { c["rms_norm"] = false; }); },
+        {cfg, "rms_norm"});
+    add("heads not divisible by groups", "mamba2-hf",
+        [](const QString& d) { return edit_config(d, [](json& c) { c["n_groups"] = 3; }); },
+        {cfg, "groups"});
+    add("missing shard", "mamba1-hf-sharded",
+        [](const QString& d) { return QFile::remove(d + "/model-00003-of-00006.safetensors"); },
+        {"model-00003-of-00006.safetensors"});
+    add("shard index not JSON", "mamba1-hf-sharded",
+        [](const QString& d) { return write_bytes(d + "/model.safetensors.index.json", "{\"weight_map\": "); },
+        {"model.safetensors.index.json"});
     add("no weights", "mamba1-hf",
         [](const QString& d) { return QFile::remove(d + "/model.safetensors"); }, {"model", "weights"});
     add("random bytes as pytorch_model.bin", "mamba1-state-spaces", [](const QString& d) {
@@ -277,6 +296,22 @@ class TestCliErrors : public QObject {
     expect_refused(run_cli(args), 1, {"latin1_text.txt", "UTF-8"}, out, before);
   }
 
+  void missing_text_file() {
+    const QString dir = scratch("mamba1-hf");
+    QVERIFY(!dir.isEmpty());
+    expect_refused(run_cli({"perplexity", dir + "/model", "--file", dir + "/absent_text.txt", "--device", "cpu"}),
+                   1, {"absent_text.txt"}, dir + "/out", {});
+  }
+
+  // The state-spaces layout ships no tokenizer: text needs --tokenizer, and the error says so.
+  void text_without_tokenizer() {
+    const QString dir = scratch("mamba1-state-spaces");
+    QVERIFY(!dir.isEmpty());
+    const QString out = dir + "/out";
+    expect_refused(run_cli({"logits", dir + "/model", "--text", "hi", "--out", out + "/l.npy", "--device", "cpu"}),
+                   1, {"--tokenizer"}, out, {});
+  }
+
   void ids_outside_vocabulary() {
     const QString dir = scratch("mamba1-hf");
     QVERIFY(!dir.isEmpty());
@@ -311,6 +346,9 @@ class TestCliErrors : public QObject {
     QTest::newRow("init-random bad layout")
         << QStringList{"init-random", "--preset", "tiny-mamba", "--out", "x", "--layout", "gguf"} << "layout";
     QTest::newRow("unknown command") << QStringList{"frobnicate", m} << "frobnicate";
+    QTest::newRow("bad --device") << QStringList{"logits", m, "--ids", "1", "--out", "x.npy", "--device", "tpu"}
+                                  << "device";
+    QTest::newRow("--ctx below 2") << QStringList{"perplexity", m, "--file", m + "/ppl.txt", "--ctx", "1"} << "ctx";
   }
   void bad_usage() {
     QFETCH(QStringList, args); QFETCH(QString, names);

@@ -233,6 +233,13 @@ class TestCliParity : public QObject {
                                             QString::fromStdString(e["text"].get<std::string>())} + args);
     QVERIFY2(r.exit_code == 0, qPrintable(r.describe()));
     QCOMPARE(r.out, (join_ids(e["ids"], " ") + "\n").toUtf8());
+    // --file uses the bytes as they are: the text's trailing newline is a token too.
+    QVERIFY(QByteArray::fromStdString(e["text"].get<std::string>()).endsWith('\n'));
+    const QString file = tmp_.filePath(QString(QTest::currentDataTag()).replace('/', '_') + ".txt");
+    QVERIFY(write_bytes(file, QByteArray::fromStdString(e["text"].get<std::string>())));
+    const CliResult f = run_cli(QStringList{"tokenize", target, "--file", file} + args);
+    QVERIFY2(f.exit_code == 0, qPrintable(f.describe()));
+    QCOMPARE(f.out, r.out);
   }
 
   // init-random writes the preset's shapes in either layout; both read back to the same logits.
