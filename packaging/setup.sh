@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Installs what MambaScope needs, then configures and builds into build/. Idempotent: a second run
+# installs nothing and rebuilds only what changed.
+#
+#   packaging/setup.sh            install + build
+#   packaging/setup.sh --test     install + build + run the whole test suite (what CI runs)
+#   packaging/setup.sh --no-gui   build only mambascope-cli (no Qt), as on the GPU host
+#
+# What comes from where (README.md has the table of why):
+#   Debian packages  Qt 6, Dear ImGui, stb, utf8proc, nlohmann-json, CLI11, Xvfb, Mesa, ccache, fonts
+#   PyPI             one pinned torch wheel (its LibTorch: headers, libs, share/cmake) plus the
+#                    reference packages the tests compare against (transformers, tokenizers,
+#                    safetensors, gguf, numpy), in a virtual environment OUTSIDE the clone, keyed
+#                    by the torch version, so fresh clones (CI) reuse it
+#   the machine      the CUDA toolkit, when /usr/local/cuda or nvcc exists
+set -euo pipefail
+
+TORCH_VERSION=2.11.0
+PY_PACKAGES=("torch==${TORCH_VERSION}" "transformers==5.17.0" "tokenizers==0.23.2"
+             "safetensors==0.8.0" "gguf==0.19.0" "numpy==2.4.6")
+DEB_PACKAGES=(build-essential cmake ninja-build pkg-config ccache git
+              qt6-base-dev libqt6opengl6-dev libgl-dev libimgui-dev libstb-dev
+              libutf8proc-dev nlohmann-json3-dev libcli11-dev
+              xvfb xauth libgl1-mesa-dri fonts-dejavu-core python3 python3-venv)
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${MAMBASCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mambascope}
+VENV=$CACHE/venv-torch-$TORCH_VERSION
+BUILD=${MAMBASCOPE_BUILD_DIR:-$ROOT/build}
+RUN_TESTS=0
+GUI=ON
+for arg in "$@"; do
+  case $arg in
+    --test) RUN_TESTS=1 ;;
+    --no-gui) GUI=OFF ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+install_debian_packages() {
+  local missing=()
+  for p in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "Debian packages: all present"
+    return
+  fi
+  say "Debian packages: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+install_python_venv() {
+  # A marker holding the exact package list: a half-finished install is redone, a complete one
+  # is left alone (the torch wheel and its CUDA libraries are several GB).
+  local marker=$VENV/.mambascope-packages want
+  want=$(printf '%s\n' "${PY_PACKAGES[@]}")
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ]; then
+    say "Python venv: $VENV up to date"
+    return
+  fi
+  say "Python venv: installing ${PY_PACKAGES[*]} into $VENV (once; a few GB)"
+  mkdir -p "$CACHE"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q "${PY_PACKAGES[@]}"
+  printf '%s' "$want" > "$marker"
+}
+
+configure_and_build() {
+  local torch_cmake cuda_flag=OFF
+  torch_cmake=$("$VENV/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
+  if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
+    export PATH=/usr/local/cuda/bin:$PATH
+    cuda_flag=ON
+  fi
+  export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
+  export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+  # The build machines have 2 cores and a torch translation unit needs ~1.5 GB: two jobs at most.
+  local jobs
+  jobs=$(nproc)
+  [ "$jobs" -gt 2 ] || jobs=2
+  say "Configuring $BUILD (GUI $GUI, CUDA $cuda_flag)"
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_PREFIX_PATH="$torch_cmake" -DMAMBASCOPE_GUI=$GUI -DMAMBASCOPE_CUDA=$cuda_flag \
+    -DMAMBASCOPE_PYTHON="$VENV/bin/python" > "$CACHE/configure.log" 2>&1 \
+    || { cat "$CACHE/configure.log" >&2; exit 1; }
+  say "Building (ccache in $CCACHE_DIR)"
+  cmake --build "$BUILD" -j "$jobs"
+}
+
+run_tests() {
+  say "Running the test suite"
+  # GL tests need an X server; Xvfb gives Mesa's llvmpipe (shared/BUILD-NOTES.md).
+  local xvfb=()
+  if [ "$GUI" = ON ] && [ -z "${DISPLAY:-}" ]; then
+    xvfb=(xvfb-run -a -s "-screen 0 1600x1000x24")
+  fi
+  "${xvfb[@]}" ctest --test-dir "$BUILD" --output-on-failure -j 2
+}
+
+install_debian_packages
+install_python_venv
+configure_and_build
+if [ "$RUN_TESTS" -eq 1 ]; then run_tests; fi
+say "Done: $BUILD/bin/mambascope-cli$([ "$GUI" = ON ] && echo " and $BUILD/bin/mambascope")"
