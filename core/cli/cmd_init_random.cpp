@@ -60,6 +60,14 @@ Runner register_init_random(CLI::App& app) {
       RandomModel m = random_model(preset.config, a->seed, dtype);
       m.write(tmp, a->layout == "hf" ? Layout::HF : Layout::StateSpaces, dtype);
       fs::rename(tmp, out);
+    } catch (const InputError& e) {
+      std::error_code ec;
+      fs::remove_all(tmp, ec);
+      // Name the directory the user asked for, not our temporary one.
+      std::string msg = e.what(), t = tmp.string();
+      for (size_t at = msg.find(t); at != std::string::npos; at = msg.find(t))
+        msg.replace(at, t.size(), out.string());
+      throw InputError("", msg);
     } catch (...) {
       std::error_code ec;
       fs::remove_all(tmp, ec);

@@ -10,6 +10,7 @@
 #include <ATen/Parallel.h>
 
 #include "core/engine/device.h"
+#include "core/tokenizer/unicode.h"
 #include "core/util/error.h"
 
 namespace ms::cli {
@@ -46,7 +47,12 @@ std::string read_text_file(const std::filesystem::path& file) {
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) throw InputError(file.string(), "read failed");
-  return ss.str();
+  std::string text = ss.str();
+  // Checked here so that the message names the text file, not the tokenizer.
+  size_t bad = tok::utf8_first_invalid(text);
+  if (bad != std::string::npos)
+    throw InputError(file.string(), "text is not valid UTF-8 at byte " + std::to_string(bad));
+  return text;
 }
 
 Tokenizer load_tokenizer(const Checkpoint& ck, const CommonOptions& o) {

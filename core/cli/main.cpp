@@ -58,11 +58,22 @@ int main(int argc, char** argv) {
   reg(ms::cli::register_init_random);
   reg(ms::cli::register_bench);
   reg(ms::cli::register_check);
+  // An unknown command is named (CLI11 would only say that a subcommand is required).
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string known;
+    bool found = false;
+    for (auto& [cmd, run] : commands) {
+      found |= cmd->get_name() == argv[1];
+      known += (known.empty() ? "" : ", ") + cmd->get_name();
+    }
+    if (!found) return fail(2, std::string("unknown command '") + argv[1] + "' (commands: " + known + ")");
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // --help/--version exit 0; every other parse error is bad usage: 2 (CLI11 prints it).
-    return app.exit(e) == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // Every other parse error is bad usage: exit 2 with one line, as the contract asks.
+    return fail(2, std::string(e.what()) + " (see --help)");
   }
   try {
     for (auto& [cmd, run] : commands)

@@ -4,10 +4,10 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/csrc/jit/serialization/pickle.h>
 
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
+#include "core/io/torch_bin_writer.h"
 #include "core/util/error.h"
 
 namespace ms {
@@ -207,16 +207,23 @@ void RandomModel::write(const fs::path& dir, Layout layout, at::ScalarType dtype
     write_file_atomic(dir / "config.json", c.to_hf_json());
   } else {
     // torch.save's zip-pickle, as mamba_ssm writes it; a tied head shares the embedding's storage.
-    c10::Dict<std::string, at::Tensor> sd;
-    at::Tensor embedding;
+    std::vector<TensorToWrite> out;
+    const void* embedding = nullptr;
     for (const auto& [key, t] : tensors) {
-      at::Tensor s = t.to(dtype).contiguous();
-      if (key == "embedding.weight") embedding = s;
-      sd.insert(file_key(key, layout), s);
+      stored.push_back(t.to(dtype).contiguous());
+      const at::Tensor& s = stored.back();
+      if (key == "embedding.weight") embedding = s.data_ptr();
+      out.push_back({file_key(key, layout), to_dtype(dtype),
+                     std::vector<int64_t>(s.sizes().begin(), s.sizes().end()), s.data_ptr(),
+                     s.nbytes()});
     }
-    if (c.tie_embeddings) sd.insert("lm_head.weight", embedding);
-    std::vector<char> bytes = torch::jit::pickle_save(c10::IValue(sd));
-    write_file_atomic(dir / "pytorch_model.bin", std::string_view(bytes.data(), bytes.size()));
+    if (c.tie_embeddings) {
+      TensorToWrite head = out.front();  // embedding.weight is written first
+      head.name = "lm_head.weight";
+      head.data = embedding;
+      out.push_back(head);
+    }
+    write_torch_bin(dir / "pytorch_model.bin", out);
     write_file_atomic(dir / "config.json", c.to_state_spaces_json());
   }
 }

@@ -88,7 +88,7 @@ class TestCliErrors : public QObject {
     QCOMPARE(listing(out_dir), out_before);
   }
 
- private slots:
+ private Q_SLOTS:
   void initTestCase() {
     QVERIFY2(QFileInfo(MAMBASCOPE_CLI).isExecutable(), MAMBASCOPE_CLI " is not built");
     QVERIFY(tmp_.isValid());

@@ -112,7 +112,7 @@ class TestCliParity : public QObject {
   Q_OBJECT
   QTemporaryDir tmp_;
 
- private slots:
+ private Q_SLOTS:
   void initTestCase() {
     QVERIFY2(QFileInfo(MAMBASCOPE_CLI).isExecutable(), MAMBASCOPE_CLI " is not built");
     QVERIFY(tmp_.isValid());

@@ -41,7 +41,7 @@ int entries_in(const std::filesystem::path& d) {
 class TestAtomicFile : public QObject {
   Q_OBJECT
 
- private slots:
+ private Q_SLOTS:
   void commitPublishesContent() {
     QTemporaryDir dir;
     const std::filesystem::path d = dir.path().toStdString();

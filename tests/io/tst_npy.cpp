@@ -41,7 +41,7 @@ void write_all(const std::filesystem::path& p, const std::string& s) {
 class TestNpy : public QObject {
   Q_OBJECT
 
- private slots:
+ private Q_SLOTS:
   void readsNumpyFiles() {
     const NpyArray a = read_npy_f32(kNpy / "f4_2x3.npy");
     QCOMPARE(a.shape, (std::vector<int64_t>{2, 3}));

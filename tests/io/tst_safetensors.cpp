@@ -62,7 +62,7 @@ std::vector<T> values_of(const TensorView& v) {
 class TestSafetensors : public QObject {
   Q_OBJECT
 
- private slots:
+ private Q_SLOTS:
   void readsValuesWrittenByPython() {
     TensorStore store;
     const auto file = kReaders / "mixed.safetensors";

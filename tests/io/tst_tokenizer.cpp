@@ -63,7 +63,7 @@ class TstTokenizer : public QObject {
     return it->second;
   }
 
- private slots:
+ private Q_SLOTS:
   void golden_ids_and_decodes() {
     std::ifstream in(kDir + "cases.json");
     QVERIFY2(in, "tests/fixtures/tokenizer/cases.json missing: run gen_tokenizer_fixtures.py");

@@ -60,7 +60,7 @@ void write_all(const std::filesystem::path& p, const std::string& s) {
 class TestTorchBin : public QObject {
   Q_OBJECT
 
- private slots:
+ private Q_SLOTS:
   void readsStateDictValues() {
     TensorStore store;
     const auto file = kReaders / "state_dict.bin";

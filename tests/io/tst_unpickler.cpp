@@ -80,7 +80,7 @@ const std::string kOd =
 class TestUnpickler : public QObject {
   Q_OBJECT
 
- private slots:
+ private Q_SLOTS:
   void valuesFromPython_data() {
     QTest::addColumn<QString>("hex");
     QTest::newRow("protocol 3") << kValuesP3;

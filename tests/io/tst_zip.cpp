@@ -147,7 +147,7 @@ const std::vector<ZEntry> kTwo = {{"archive/data.pkl", "pickle bytes"},
 class TestZip : public QObject {
   Q_OBJECT
 
- private slots:
+ private Q_SLOTS:
   void readsStoredEntries_data() {
     QTest::addColumn<bool>("zip64");
     QTest::addColumn<QString>("comment");
