@@ -204,7 +204,7 @@ at::Tensor MambaModel::mamba1_block(int64_t i, const at::Tensor& h, RecurrentSta
   at::Tensor y = selective_scan_mamba1(x.to(at::kFloat), dt, w.A, Bm.to(at::kFloat),
                                        Cm.to(at::kFloat), w.D, st->ssm[static_cast<size_t>(i)],
                                        want_states ? &states : nullptr);  // [B, T, E] fp32
-  if (want_states) observe(obs, i, Module::Ssm, Site::State, states);   // [B, T, E, N]
+  if (want_states) obs->collect({int(i), Module::Ssm, Site::State}, states);  // [B, T, E, N]
   y = y * at::silu(z).to(at::kFloat);
   observe(obs, i, Module::OutProj, Site::Input, y);                     // [B, T, E]
   return at::linear(y.to(options_.dtype), w.out_proj, w.out_proj_bias);  // [B, T, d]
@@ -231,7 +231,7 @@ at::Tensor MambaModel::mamba2_block(int64_t i, const at::Tensor& h, RecurrentSta
   const bool want_states = wants(obs, i, Module::Ssm, Site::State);
   at::Tensor y = selective_scan_mamba2(x, dt, w.A, Bm, Cm, w.D, st->ssm[static_cast<size_t>(i)],
                                        want_states ? &states : nullptr);  // [B, T, H, P]
-  if (want_states) observe(obs, i, Module::Ssm, Site::State, states);   // [B, T, H, P, N]
+  if (want_states) obs->collect({int(i), Module::Ssm, Site::State}, states);  // [B, T, H, P, N]
   // Gated RMSNorm: y * silu(z), normalised per group of E/G channels (or over all E).
   at::Tensor g = y.reshape({Bsz, T, E}) * at::silu(z.to(at::kFloat));
   const int64_t groups = options_.gated_norm == GatedNorm::PerGroup ? G : 1;
