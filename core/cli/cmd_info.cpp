@@ -57,7 +57,13 @@ Runner register_info(CLI::App& app) {
     Checkpoint ck = open_checkpoint(a->model);
     const ModelConfig& c = ck.config;
     std::map<std::string, int64_t> dtypes;
-    for (const auto& [key, v] : ck.tensors.tensors()) dtypes[std::string(dtype_name(v.dtype))] += 1;
+    std::map<const std::byte*, size_t> storages;  // a tied lm_head shares the embedding's bytes
+    for (const auto& [key, v] : ck.tensors.tensors()) {
+      dtypes[std::string(dtype_name(v.dtype))] += 1;
+      storages[v.data] = std::max(storages[v.data], v.nbytes);
+    }
+    size_t weight_bytes = 0;
+    for (const auto& [ptr, n] : storages) weight_bytes += n;
     std::string dtype_list;
     for (const auto& [d, n] : dtypes) dtype_list += (dtype_list.empty() ? "" : ", ") + d + " (" + std::to_string(n) + ")";
     std::string tok_desc = "none (pass --tokenizer FILE)";
@@ -97,7 +103,7 @@ Runner register_info(CLI::App& app) {
       j["padded_vocab"] = c.padded_vocab;
       j["tie_embeddings"] = c.tie_embeddings;
       j["parameters"] = c.parameter_count();
-      j["weights_bytes"] = ck.tensors.total_bytes();
+      j["weights_bytes"] = weight_bytes;
       j["dtypes"] = dtypes;
       j["tokenizer"] = tok_vocab ? nlohmann::json(tok_desc) : nlohmann::json(nullptr);
       j["memory_bytes"] = {{"fp32", mem_fp32}, {"bf16", mem_bf16}, {"ctx", 2048}};
@@ -126,7 +132,7 @@ Runner register_info(CLI::App& app) {
     std::printf("parameters    %s (%lld)\n", human_count(double(c.parameter_count())).c_str(),
                 (long long)c.parameter_count());
     std::printf("weights       %s on disk, dtypes %s\n",
-                human_bytes(double(ck.tensors.total_bytes())).c_str(), dtype_list.c_str());
+                human_bytes(double(weight_bytes)).c_str(), dtype_list.c_str());
     std::printf("tokenizer     %s\n", tok_desc.c_str());
     std::printf("memory        ~%s in fp32, ~%s in bf16 (one sequence of 2048 tokens)\n",
                 human_bytes(mem_fp32).c_str(), human_bytes(mem_bf16).c_str());
