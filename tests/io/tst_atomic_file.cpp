@@ -10,27 +10,14 @@
 
 #include "core/io/atomic_file.h"
 #include "core/util/error.h"
+#include "tests/io/io_test_util.h"
 
 using namespace ms;
+using namespace ms::test;
 
 namespace {
 
-template <class F>
-QString error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return QString::fromStdString(e.what());
-  } catch (const std::exception& e) {
-    return QStringLiteral("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return QStringLiteral("NO ERROR");
-}
 
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 int entries_in(const std::filesystem::path& d) {
   return static_cast<int>(std::distance(std::filesystem::directory_iterator(d), {}));

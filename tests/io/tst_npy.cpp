@@ -9,32 +9,16 @@
 #include "core/io/mapped_file.h"
 #include "core/io/npy.h"
 #include "core/util/error.h"
+#include "tests/io/io_test_util.h"
 
 using namespace ms;
+using namespace ms::test;
 
 namespace {
 
 const std::filesystem::path kNpy = std::filesystem::path(MAMBASCOPE_FIXTURES) / "readers" / "npy";
 
-template <class F>
-QString error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return QString::fromStdString(e.what());
-  } catch (const std::exception& e) {
-    return QStringLiteral("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return QStringLiteral("NO ERROR");
-}
 
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-void write_all(const std::filesystem::path& p, const std::string& s) {
-  std::ofstream(p, std::ios::binary).write(s.data(), static_cast<std::streamsize>(s.size()));
-}
 
 }  // namespace
 

@@ -9,34 +9,15 @@
 
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
+#include "tests/io/io_test_util.h"
 
 using namespace ms;
+using namespace ms::test;
 
 namespace {
 
-const std::filesystem::path kReaders = std::filesystem::path(MAMBASCOPE_FIXTURES) / "readers";
 
-// Runs f and returns the InputError message, or a marker that fails the caller's check.
-template <class F>
-QString error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return QString::fromStdString(e.what());
-  } catch (const std::exception& e) {
-    return QStringLiteral("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return QStringLiteral("NO ERROR");
-}
 
-#define EXPECT_INPUT_ERROR(expr, file, needle)                                              \
-  do {                                                                                      \
-    const QString msg_ = error_of([&] { expr; });                                           \
-    QVERIFY2(!msg_.startsWith("NO ERROR") && !msg_.startsWith("WRONG"), qPrintable(msg_));  \
-    QVERIFY2(msg_.contains(QString::fromStdString(std::string(file))), qPrintable(msg_));   \
-    QVERIFY2(msg_.contains(QString::fromStdString(std::string(needle))), qPrintable(msg_)); \
-    QVERIFY2(!msg_.contains('\n'), qPrintable(msg_));                                       \
-  } while (0)
 
 void write_bytes(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary)

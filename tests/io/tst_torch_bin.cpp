@@ -10,35 +10,17 @@
 
 #include "core/io/torch_bin.h"
 #include "core/util/error.h"
+#include "tests/io/io_test_util.h"
 
 using namespace ms;
+using namespace ms::test;
 
 namespace {
 
-const std::filesystem::path kReaders = std::filesystem::path(MAMBASCOPE_FIXTURES) / "readers";
 // Must match MARKER in tests/fixtures/gen_reader_fixtures.py (also in hostile/markers.json).
 const char* const kMarker = "/tmp/mambascope_pwned_7f3a91c2";
 
-template <class F>
-QString error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return QString::fromStdString(e.what());
-  } catch (const std::exception& e) {
-    return QStringLiteral("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return QStringLiteral("NO ERROR");
-}
 
-#define EXPECT_INPUT_ERROR(expr, file, needle)                                              \
-  do {                                                                                      \
-    const QString msg_ = error_of([&] { expr; });                                           \
-    QVERIFY2(!msg_.startsWith("NO ERROR") && !msg_.startsWith("WRONG"), qPrintable(msg_));  \
-    QVERIFY2(msg_.contains(QString::fromStdString(std::string(file))), qPrintable(msg_));   \
-    QVERIFY2(msg_.contains(QString::fromStdString(std::string(needle))), qPrintable(msg_)); \
-    QVERIFY2(!msg_.contains('\n'), qPrintable(msg_));                                       \
-  } while (0)
 
 template <class T>
 std::vector<T> values_of(const TensorView& v) {
@@ -47,13 +29,6 @@ std::vector<T> values_of(const TensorView& v) {
   return out;
 }
 
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-void write_all(const std::filesystem::path& p, const std::string& s) {
-  std::ofstream(p, std::ios::binary).write(s.data(), static_cast<std::streamsize>(s.size()));
-}
 
 }  // namespace
 

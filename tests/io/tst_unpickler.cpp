@@ -7,25 +7,15 @@
 #include "core/io/unpickler.h"
 #include "core/io/zip_reader.h"
 #include "core/util/error.h"
+#include "tests/io/io_test_util.h"
 
 using namespace ms;
+using namespace ms::test;
 
 namespace {
 
-const std::filesystem::path kReaders = std::filesystem::path(MAMBASCOPE_FIXTURES) / "readers";
 const std::string kWhere = "test.pkl";
 
-template <class F>
-QString error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return QString::fromStdString(e.what());
-  } catch (const std::exception& e) {
-    return QStringLiteral("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return QStringLiteral("NO ERROR");
-}
 
 std::vector<std::byte> from_hex(const char* hex) {
   std::vector<std::byte> out;

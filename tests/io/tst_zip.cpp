@@ -7,24 +7,14 @@
 
 #include "core/io/zip_reader.h"
 #include "core/util/error.h"
+#include "tests/io/io_test_util.h"
 
 using namespace ms;
+using namespace ms::test;
 
 namespace {
 
-const std::filesystem::path kReaders = std::filesystem::path(MAMBASCOPE_FIXTURES) / "readers";
 
-template <class F>
-QString error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return QString::fromStdString(e.what());
-  } catch (const std::exception& e) {
-    return QStringLiteral("WRONG EXCEPTION TYPE: ") + e.what();
-  }
-  return QStringLiteral("NO ERROR");
-}
 
 void put(std::string& s, uint64_t v, int n) {
   for (int i = 0; i < n; ++i) s += static_cast<char>((v >> (8 * i)) & 0xff);
