@@ -151,14 +151,17 @@ const at::Tensor& MambaModel::weight(const QuantPoint& point) const {
 at::Tensor MambaModel::forward(const at::Tensor& ids_in, RecurrentState* state,
                                Observer* observer) const {
   if (ids_in.dim() != 2) throw UsageError("forward: ids must be [B, T]");
-  at::Tensor ids = ids_in.to(options_.device, at::kLong);
+  // Checked on the host before the copy: ids arrive from the CPU (tokenizer, sampler), and a
+  // check on the device would synchronise the GPU at every decoding step.
+  at::Tensor host_ids = ids_in.to(at::kCPU, at::kLong);
   const int64_t V = embedding_.size(0);
-  if (ids.numel() > 0) {
-    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+  if (host_ids.numel() > 0) {
+    const int64_t lo = host_ids.min().item<int64_t>(), hi = host_ids.max().item<int64_t>();
     if (lo < 0 || hi >= V)
       throw InputError("", "token id " + std::to_string(lo < 0 ? lo : hi) +
                                " is outside the vocabulary (0.." + std::to_string(V - 1) + ")");
   }
+  at::Tensor ids = host_ids.to(options_.device);
   RecurrentState local;
   if (!state) {
     local = initial_state(ids.size(0));

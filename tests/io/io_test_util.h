@@ -9,6 +9,10 @@
 #include <iterator>
 #include <string>
 
+#include <cstring>
+#include <vector>
+
+#include "core/io/tensor_view.h"
 #include "core/util/error.h"
 
 namespace ms::test {
@@ -36,6 +40,14 @@ inline std::string read_all(const std::filesystem::path& p) {
 
 inline void write_all(const std::filesystem::path& p, const std::string& s) {
   std::ofstream(p, std::ios::binary).write(s.data(), static_cast<std::streamsize>(s.size()));
+}
+
+// A mapped tensor's elements, copied out (the mapping need not be aligned for T).
+template <class T>
+std::vector<T> values_of(const TensorView& v) {
+  std::vector<T> out(v.nbytes / sizeof(T));
+  std::memcpy(out.data(), v.data, v.nbytes);
+  return out;
 }
 
 }  // namespace ms::test

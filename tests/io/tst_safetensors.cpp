@@ -16,9 +16,6 @@ using namespace ms::test;
 
 namespace {
 
-
-
-
 void write_bytes(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary)
       .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -29,13 +26,6 @@ std::string st_bytes(const std::string& header, uint64_t declared_len, std::size
   std::string out(8, '\0');
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((declared_len >> (8 * i)) & 0xff);
   return out + header + std::string(data_size, '\0');
-}
-
-template <class T>
-std::vector<T> values_of(const TensorView& v) {
-  std::vector<T> out(v.nbytes / sizeof(T));
-  std::memcpy(out.data(), v.data, v.nbytes);
-  return out;
 }
 
 }  // namespace

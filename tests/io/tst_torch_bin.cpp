@@ -20,16 +20,6 @@ namespace {
 // Must match MARKER in tests/fixtures/gen_reader_fixtures.py (also in hostile/markers.json).
 const char* const kMarker = "/tmp/mambascope_pwned_7f3a91c2";
 
-
-
-template <class T>
-std::vector<T> values_of(const TensorView& v) {
-  std::vector<T> out(v.nbytes / sizeof(T));
-  std::memcpy(out.data(), v.data, v.nbytes);
-  return out;
-}
-
-
 }  // namespace
 
 class TestTorchBin : public QObject {
