@@ -13,6 +13,8 @@
 #                    safetensors, gguf, numpy), in a virtual environment OUTSIDE the clone, keyed
 #                    by the torch version, so fresh clones (CI) reuse it
 #   the machine      the CUDA toolkit, when /usr/local/cuda or nvcc exists
+#   R packages       Jane Austen's novels and Moby Dick, extracted into resources/texts/ (not
+#                    committed): the demo model's training, calibration and held-out texts
 set -euo pipefail
 
 TORCH_VERSION=2.11.0
@@ -21,7 +23,8 @@ PY_PACKAGES=("torch==${TORCH_VERSION}" "transformers==5.17.0" "tokenizers==0.23.
 DEB_PACKAGES=(build-essential cmake ninja-build pkg-config ccache git
               qt6-base-dev libqt6opengl6-dev libgl-dev libimgui-dev libstb-dev
               libutf8proc-dev nlohmann-json3-dev libcli11-dev
-              xvfb xauth libgl1-mesa-dri fonts-dejavu-core python3 python3-venv)
+              xvfb xauth libgl1-mesa-dri fonts-dejavu-core python3 python3-venv
+              r-base-core r-cran-janeaustenr r-cran-tokenizers)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${MAMBASCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mambascope}
@@ -107,6 +110,8 @@ run_tests() {
 
 install_debian_packages
 install_python_venv
+say "Texts: resources/texts/"
+"$ROOT/resources/training/extract_texts.sh"
 configure_and_build
 if [ "$RUN_TESTS" -eq 1 ]; then run_tests; fi
 say "Done: $BUILD/bin/mambascope-cli$([ "$GUI" = ON ] && echo " and $BUILD/bin/mambascope")"
