@@ -10,13 +10,14 @@ namespace ms::app {
 
 QStringList viewNames() { return {QStringLiteral("structure")}; }
 
-CommandLine parseCommandLine(const QStringList& arguments) {
+CommandLine parseCommandLine(const QStringList& arguments, const QString& defaultModel) {
   CommandLine result;
   QCommandLineParser parser;
   parser.setApplicationDescription(
       QStringLiteral("MambaScope: inspect and quantize Mamba language models.\n\n"
                      "Opens MODEL (a model folder, its config.json, a .safetensors or a pytorch_model.bin)\n"
-                     "and shows its layers, quant points and tensors."));
+                     "and shows its layers, quant points and tensors. Without MODEL it opens the\n"
+                     "shipped demo model (a Mamba-1 trained on Jane Austen's novels)."));
   const QCommandLineOption helpOption({QStringLiteral("h"), QStringLiteral("help")},
                                       QStringLiteral("Show this help and exit."));
   const QCommandLineOption versionOption({QStringLiteral("v"), QStringLiteral("version")},
@@ -59,7 +60,7 @@ CommandLine parseCommandLine(const QStringList& arguments) {
     result.error = QStringLiteral("expected one MODEL, got %1").arg(positional.size());
     return result;
   }
-  if (!positional.isEmpty()) result.model = positional.first();
+  result.model = positional.isEmpty() ? defaultModel : positional.first();
 
   if (!viewNames().contains(result.view)) {
     result.error = QStringLiteral("unknown view '%1' (known: %2)").arg(result.view, viewNames().join(QStringLiteral(", ")));
@@ -78,7 +79,7 @@ CommandLine parseCommandLine(const QStringList& arguments) {
     return result;
   }
   if (!result.screenshot.isEmpty() && result.model.isEmpty() && !result.help && !result.version) {
-    result.error = QStringLiteral("--screenshot needs a MODEL to open");
+    result.error = QStringLiteral("--screenshot needs a MODEL to open (no demo model is installed)");
     return result;
   }
   return result;

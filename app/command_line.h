@@ -23,6 +23,7 @@ struct CommandLine {
 // Names accepted by --view, in menu order.
 QStringList viewNames();
 // `arguments` includes the program name, as QCoreApplication::arguments() does.
-CommandLine parseCommandLine(const QStringList& arguments);
+// `defaultModel` is opened when no MODEL is given (the shipped demo model; may be empty).
+CommandLine parseCommandLine(const QStringList& arguments, const QString& defaultModel = {});
 
 }  // namespace ms::app

@@ -9,6 +9,7 @@
 
 #include "app/app_style.h"
 #include "app/command_line.h"
+#include "app/data_dir.h"
 #include "app/main_window.h"
 #include "app/screenshot_runner.h"
 
@@ -23,7 +24,9 @@ int main(int argc, char** argv) {
 
   QStringList arguments;
   for (int i = 0; i < argc; ++i) arguments << QString::fromLocal8Bit(argv[i]);
-  const ms::app::CommandLine cl = ms::app::parseCommandLine(arguments);
+  // Without a model, the shipped demo Mamba-1 (resources/models/demo-mamba) opens, so a first
+  // start or a classroom sees a real model at once, offline.
+  const ms::app::CommandLine cl = ms::app::parseCommandLine(arguments, ms::app::demoModelPath());
   if (cl.help) {
     std::fputs(qPrintable(cl.helpText), stdout);
     return 0;

@@ -36,6 +36,14 @@ class TestCommandLine : public QObject {
     QVERIFY(parseCommandLine({"mambascope", "--version"}).version);
   }
 
+  void defaultModelWhenNoneGiven() {
+    QCOMPARE(parseCommandLine({"mambascope"}, "/demo").model, QStringLiteral("/demo"));
+    const auto shot = parseCommandLine({"mambascope", "--screenshot", "/tmp/s.png"}, "/demo");
+    QVERIFY2(shot.error.isEmpty(), qPrintable(shot.error));
+    QCOMPARE(shot.model, QStringLiteral("/demo"));
+    QCOMPARE(parseCommandLine({"mambascope", "/m"}, "/demo").model, QStringLiteral("/m"));
+  }
+
   void usageErrors_data() {
     QTest::addColumn<QStringList>("arguments");
     QTest::addColumn<QString>("mentions");

@@ -1,0 +1,29 @@
+#include "app/data_dir.h"
+
+#include <QDir>
+#include <QFileInfo>
+
+namespace ms::app {
+
+QString dataDirectory() {
+  QStringList candidates;
+  const QString env = qEnvironmentVariable("MAMBASCOPE_DATA_DIR");
+  if (!env.isEmpty()) candidates << env;
+  // Works before QApplication exists (the command line is parsed first).
+  const QString exe = QFileInfo(QStringLiteral("/proc/self/exe")).symLinkTarget();
+  if (!exe.isEmpty())
+    candidates << QFileInfo(exe).absolutePath() + QStringLiteral("/../share/mambascope");
+  candidates << QStringLiteral(MAMBASCOPE_RESOURCES_DIR);
+  for (const QString& c : candidates)
+    if (QFileInfo(c + QStringLiteral("/models")).isDir()) return QDir(c).absolutePath();
+  return {};
+}
+
+QString demoModelPath() {
+  const QString dir = dataDirectory();
+  if (dir.isEmpty()) return {};
+  const QString demo = dir + QStringLiteral("/models/demo-mamba");
+  return QFileInfo(demo + QStringLiteral("/config.json")).exists() ? demo : QString();
+}
+
+}  // namespace ms::app
