@@ -17,6 +17,23 @@ const QString kResources = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources");
 class TestDemoModels : public QObject {
   Q_OBJECT
  private Q_SLOTS:
+  // The demo tokenizer, trained with HF tokenizers, gives HF's ids through our tokenizer
+  // (cases from resources/training/make_tokenizer_check.py).
+  void tokenizer_matches_hf() {
+    json cases = read_json(kResources + "/training/tokenizer-check.json");
+    QVERIFY(cases.size() >= 8);
+    QTemporaryDir tmp;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const std::string text = cases[i]["text"];
+      const QString file = tmp.path() + QString("/case%1.txt").arg(i);
+      QVERIFY(write_bytes(file, QByteArray::fromStdString(text)));
+      CliResult r = run_cli({"tokenize", kResources + "/models/demo-mamba", "--file", file, "--json"});
+      QVERIFY2(r.exit_code == 0, qPrintable(r.describe()));
+      const auto got = json::parse(r.out.toStdString())["ids"];
+      QVERIFY2(got == cases[i]["ids"], qPrintable(QString("case %1 differs").arg(i)));
+    }
+  }
+
   void models_data() {
     QTest::addColumn<QString>("name");
     QTest::addColumn<QString>("architecture");
