@@ -16,6 +16,7 @@ Runner register_logits(CLI::App& app);
 Runner register_perplexity(CLI::App& app);
 Runner register_generate(CLI::App& app);
 Runner register_init_random(CLI::App& app);
+Runner register_calibrate(CLI::App& app);
 Runner register_bench(CLI::App& app);
 Runner register_check(CLI::App& app);
 

@@ -31,6 +31,7 @@ Examples:
   mambascope-cli perplexity resources/models/demo-mamba --file moby.txt --ctx 1024
   mambascope-cli generate resources/models/demo-mamba --prompt "It is a truth" -n 40
   mambascope-cli logits MODEL --text "Hello" --out logits.npy
+  mambascope-cli calibrate resources/models/demo-mamba --file resources/texts/austen.txt --out stats.safetensors --max-tokens 100000
   mambascope-cli bench forward --preset mamba-130m --device cpu --out bench.json
 
 Exit status: 0 success, 1 bad input or failed operation, 2 bad usage.
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   reg(ms::cli::register_perplexity);
   reg(ms::cli::register_generate);
   reg(ms::cli::register_init_random);
+  reg(ms::cli::register_calibrate);
   reg(ms::cli::register_bench);
   reg(ms::cli::register_check);
   // An unknown command is named (CLI11 would only say that a subcommand is required).
