@@ -84,7 +84,7 @@ void CalibObserver::collect(const QuantPoint& point, const at::Tensor& value) {
     // value [B, T, ...state shape]: reduce over batch and tokens.
     at::Tensor a = value.abs().flatten(0, 1);                        // [B*T, ...]
     StateStats batch;
-    batch.absmax = to_cpu(std::get<0>(a.max(0)), at::kFloat);
+    batch.absmax = to_cpu(a.amax(0), at::kFloat);  // amax: no argmax indices to compute
     batch.sum_abs = to_cpu(a.to(at::kDouble).sum(0), at::kDouble);
     batch.count = a.size(0);
     stats_.states[key].merge(batch);
@@ -93,9 +93,9 @@ void CalibObserver::collect(const QuantPoint& point, const at::Tensor& value) {
   at::Tensor x = value.reshape({-1, value.size(-1)});                // [rows, C]
   at::Tensor xd = x.to(at::kDouble);
   ActivationStats batch;
-  batch.absmax = to_cpu(std::get<0>(x.abs().max(0)), at::kFloat);
-  batch.min = to_cpu(std::get<0>(x.min(0)), at::kFloat);
-  batch.max = to_cpu(std::get<0>(x.max(0)), at::kFloat);
+  batch.absmax = to_cpu(x.abs().amax(0), at::kFloat);
+  batch.min = to_cpu(x.amin(0), at::kFloat);
+  batch.max = to_cpu(x.amax(0), at::kFloat);
   batch.count = at::full({x.size(1)}, x.size(0), at::kLong);
   batch.sum = to_cpu(xd.sum(0), at::kDouble);
   batch.sumsq = to_cpu(xd.pow(2).sum(0), at::kDouble);
