@@ -1,0 +1,280 @@
+// RTN (core/quant/rtn.h): exact hand-computed cases (scales, codes, values, ties to even, zero rows,
+// asymmetric zero points, clamping, the degenerate max == min rule), the fast path against the
+// fp64 reference over awkward sizes (1, 7, 33, 1023 columns), every bit width 2..8 and every
+// granularity, and the error messages.
+#include <QtTest>
+
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "core/quant/rtn.h"
+#include "core/util/error.h"
+
+using namespace ms;
+
+namespace {
+
+at::Tensor t2(std::vector<std::vector<float>> rows) {
+  const int64_t r = int64_t(rows.size()), c = int64_t(rows[0].size());
+  at::Tensor t = at::empty({r, c}, at::kFloat);
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j) t[i][j] = rows[i][j];
+  return t;
+}
+
+RtnSpec spec(int bits, bool sym, const std::string& gran = "channel") {
+  RtnSpec s;
+  s.bits = bits;
+  s.symmetric = sym;
+  return RtnSpec::with_granularity(s, gran);
+}
+
+// Bitwise equality of float tensors, printing both on failure.
+bool same(const at::Tensor& a, const at::Tensor& b) {
+  if (a.sizes() != b.sizes() || !at::equal(a.to(at::kFloat), b.to(at::kFloat))) {
+    std::ostringstream os;
+    os << "got\n" << a << "\nexpected\n" << b;
+    qWarning("%s", os.str().c_str());
+    return false;
+  }
+  return true;
+}
+
+template <typename F>
+QString error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return QString::fromStdString(e.what());
+  }
+  return {};
+}
+
+}  // namespace
+
+class TestRtn : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  // at::round must round half to even (the contract's round_half_even), including negatives.
+  void roundIsHalfToEven() {
+    at::Tensor x = t2({{0.5f, 1.5f, 2.5f, 3.5f, -0.5f, -1.5f, -2.5f, 2.4999998f}});
+    QVERIFY(same(at::round(x), t2({{0, 2, 2, 4, 0, -2, -2, 2}})));
+  }
+
+  // [0.5, -1, 0.25, 2] at 4 bits symmetric: s = fl32(2/7). In exact arithmetic -1/s = -3.5 is a tie
+  // (-> -4), but fl32(2/7) is 4.3e-8 high, so fp32 -1/s = -3.4999998 and the code is -3; the fp64
+  // reference sees -3.5 and rounds to even, -4. This is the one-step near-tie difference that
+  // againstReference allows. Other codes: 1.75 -> 2, 0.875 -> 1, 7 -> 7.
+  void symmetricFourBits() {
+    at::Tensor w = t2({{0.5f, -1.0f, 0.25f, 2.0f}});
+    RtnParams p = rtn_fit(w, spec(4, true));
+    const float s = 2.0f / 7.0f;
+    QCOMPARE(p.scales.sizes().vec(), (std::vector<int64_t>{1, 1}));
+    QCOMPARE(p.scales.item<float>(), s);
+    QVERIFY(!p.zeros.defined());
+    QCOMPARE((-1.0f / s), -3.4999998f);
+    at::Tensor q = rtn_quantize(w, p);
+    QCOMPARE(q.scalar_type(), at::kChar);
+    QVERIFY(same(q, t2({{2, -3, 1, 7}})));
+    QVERIFY(same(rtn_dequantize(q, p), t2({{2 * s, -3 * s, 1 * s, 7 * s}})));
+    QVERIFY(same(rtn_fake_quant(w, spec(4, true)), t2({{2 * s, -3 * s, 1 * s, 7 * s}})));
+    const double s64 = 2.0 / 7.0;
+    QVERIFY(same(rtn_fake_quant_ref(w, spec(4, true)),
+                 t2({{float(2 * s64), float(-4 * s64), float(s64), float(7 * s64)}})));
+    // The same row scaled so that s = 2/8 is exact: now -1/s = -4 with no tie, and 0.5/s = 2.
+    at::Tensor w8 = t2({{0.5f, -1.0f, 0.125f, 1.75f}});  // absmax 1.75 -> s = 0.25
+    QVERIFY(same(rtn_quantize(w8, rtn_fit(w8, spec(4, true))), t2({{2, -4, 0, 7}})));  // 0.5 -> 0
+  }
+
+  // 3 bits (Q = 3), absmax 3 -> s = 1 exactly: every .5 is a tie and goes to the even code.
+  void tiesGoToEven() {
+    at::Tensor w = t2({{3, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f}});
+    at::Tensor expected = t2({{3, 0, 2, 2, 0, -2, -2}});
+    QVERIFY(same(rtn_quantize(w, rtn_fit(w, spec(3, true))), expected));
+    QVERIFY(same(rtn_fake_quant(w, spec(3, true)), expected));
+    QVERIFY(same(rtn_fake_quant_ref(w, spec(3, true)), expected));
+  }
+
+  // A zero row gets s = 1 and stays zero; its neighbour row is unaffected.
+  void zeroRow() {
+    at::Tensor w = t2({{0, 0, 0}, {1, -2, 0.5f}});
+    RtnParams p = rtn_fit(w, spec(2, true));  // Q = 1
+    QVERIFY(same(p.scales, t2({{1}, {2}})));
+    QVERIFY(same(rtn_quantize(w, p), t2({{0, 0, 0}, {0, -1, 0}})));  // 0.5 -> 0, 0.25 -> 0
+    QVERIFY(same(rtn_fake_quant(w, spec(2, true)), t2({{0, 0, 0}, {0, -2, 0}})));
+    QVERIFY(same(rtn_fake_quant_ref(w, spec(2, true)), t2({{0, 0, 0}, {0, -2, 0}})));
+    // Asymmetric: a zero row is the degenerate case with c = 0.
+    RtnParams a = rtn_fit(w, spec(4, false));
+    QCOMPARE(a.scales[0][0].item<float>(), 1.0f);
+    QCOMPARE(a.zeros[0][0].item<float>(), 0.0f);
+    QVERIFY(same(rtn_fake_quant(w, spec(4, false))[0], at::zeros({3})));
+  }
+
+  // Per tensor vs per channel vs per group, with power-of-two scales so every value is exact.
+  void granularities() {
+    at::Tensor w = t2({{2, 3}, {1, -6}});
+    RtnParams pt = rtn_fit(w, spec(3, true, "tensor"));  // s = 6 / 3 = 2 for both rows
+    QVERIFY(same(pt.scales, t2({{2}, {2}})));
+    QVERIFY(same(rtn_quantize(w, pt), t2({{1, 2}, {0, -3}})));  // 1.5 -> 2, 0.5 -> 0
+    QVERIFY(same(rtn_fake_quant(w, spec(3, true, "tensor")), t2({{2, 4}, {0, -6}})));
+    QVERIFY(same(rtn_fake_quant(w, spec(3, true, "channel")), t2({{2, 3}, {0, -6}})));
+    at::Tensor g = t2({{1, -0.5f, 3, 6}});
+    RtnParams pg = rtn_fit(g, spec(2, true, "group:2"));  // Q = 1: s = 1 and 6
+    QVERIFY(same(pg.scales, t2({{1, 6}})));
+    QVERIFY(same(rtn_quantize(g, pg), t2({{1, 0, 0, 1}})));  // -0.5 -> -0, 0.5 -> 0
+    QVERIFY(same(rtn_fake_quant(g, spec(2, true, "group:2")), t2({{1, 0, 0, 6}})));
+    QVERIFY(same(rtn_fake_quant_ref(g, spec(2, true, "group:2")), t2({{1, 0, 0, 6}})));
+  }
+
+  void asymmetric() {
+    // 2 bits: s = 3 / 3 = 1, z = rne(1) = 1; q = rne(w) + 1: 0.5 ties to 0 -> code 1.
+    at::Tensor w = t2({{-1, 0, 0.5f, 2}});
+    RtnParams p = rtn_fit(w, spec(2, false));
+    QVERIFY(same(p.scales, t2({{1}})));
+    QVERIFY(same(p.zeros, t2({{1}})));
+    at::Tensor q = rtn_quantize(w, p);
+    QCOMPARE(q.scalar_type(), at::kByte);
+    QVERIFY(same(q, t2({{0, 1, 1, 3}})));
+    QVERIFY(same(rtn_dequantize(q, p), t2({{-1, 0, 0, 2}})));
+    QVERIFY(same(rtn_fake_quant_ref(w, spec(2, false)), t2({{-1, 0, 0, 2}})));
+    // Only positive weights: z = -1 lies outside [0, 3]; the range [1, 4] is still coded exactly.
+    at::Tensor pos = t2({{1, 2, 3, 4}});
+    RtnParams pp = rtn_fit(pos, spec(2, false));
+    QCOMPARE(pp.zeros.item<float>(), -1.0f);
+    QVERIFY(same(rtn_quantize(pos, pp), t2({{0, 1, 2, 3}})));
+    QVERIFY(same(rtn_fake_quant(pos, spec(2, false)), pos));
+    // Clamping: [0.5, 3.5] at 2 bits: s = 1, z = rne(-0.5) = 0, rne(3.5) = 4 -> clamped to 3.
+    at::Tensor c = t2({{0.5f, 3.5f}});
+    QVERIFY(same(rtn_quantize(c, rtn_fit(c, spec(2, false))), t2({{0, 3}})));
+    QVERIFY(same(rtn_fake_quant(c, spec(2, false)), t2({{0, 3}})));
+    QVERIFY(same(rtn_fake_quant_ref(c, spec(2, false)), t2({{0, 3}})));
+    // 8 bits over [0, 255]: s = 1, z = 0, codes are the values.
+    at::Tensor full = t2({{0, 255, 17}});
+    QVERIFY(same(rtn_quantize(full, rtn_fit(full, spec(8, false))), full));
+  }
+
+  // max == min = c: s = |c|, z = -sign(c), code 0, value c exactly (rtn.h).
+  void asymmetricDegenerate() {
+    at::Tensor w = t2({{0.75f, 0.75f}, {-2, -2}, {0, 0}});
+    RtnParams p = rtn_fit(w, spec(4, false));
+    QVERIFY(same(p.scales, t2({{0.75f}, {2}, {1}})));
+    QVERIFY(same(p.zeros, t2({{-1}, {1}, {0}})));
+    QVERIFY(same(rtn_quantize(w, p), at::zeros({3, 2})));
+    QVERIFY(same(rtn_fake_quant(w, spec(4, false)), w));
+    QVERIFY(same(rtn_fake_quant_ref(w, spec(4, false)), w));
+    at::Tensor one_col = t2({{0.3f}, {-7}});  // a 1-column row is always degenerate
+    QVERIFY(same(rtn_fake_quant(one_col, spec(2, false)), one_col));
+  }
+
+  // The fast path against the fp64 reference: awkward sizes, every width, every granularity.
+  // Budget: 4e-7·|ref| (fp32 vs fp64 scales, values up to 255·s); a difference of one step s is
+  // allowed only where the fp64 w/s lies within 1e-4 of a tie (fp32 rounding may cross it).
+  void againstReference_data() {
+    QTest::addColumn<int64_t>("cols");
+    QTest::addColumn<QString>("gran");
+    const std::vector<std::pair<int64_t, std::vector<QString>>> cases = {
+        {1, {"tensor", "channel", "group:1"}},
+        {7, {"tensor", "channel", "group:7", "group:1"}},
+        {33, {"tensor", "channel", "group:11", "group:3"}},
+        {1023, {"tensor", "channel", "group:33", "group:31"}}};
+    for (const auto& [cols, grans] : cases)
+      for (const QString& g : grans)
+        QTest::newRow(qPrintable(QString("%1 cols, %2").arg(cols).arg(g))) << cols << g;
+  }
+  void againstReference() {
+    QFETCH(int64_t, cols);
+    QFETCH(QString, gran);
+    at::manual_seed(cols);
+    at::Tensor w = at::randn({5, cols}) * 0.05;
+    w.index_put_({2, cols / 2}, 1.7);  // an outlier channel
+    if (cols > 1) w[3].abs_();         // an all-positive row: asymmetric z < 0
+    w[4].zero_();                      // a zero row
+    for (int bits = 2; bits <= 8; ++bits)
+      for (bool sym : {true, false}) {
+        const RtnSpec s = spec(bits, sym, gran.toStdString());
+        RtnParams p = rtn_fit(w, s);
+        at::Tensor codes = rtn_quantize(w, p);
+        at::Tensor fast = rtn_dequantize(codes, p);
+        QVERIFY(same(fast, rtn_fake_quant(w, s)));
+        if (sym) {
+          QVERIFY(codes.min().item<int>() >= -(1 << (bits - 1)));
+          QVERIFY(codes.max().item<int>() <= (1 << (bits - 1)) - 1);
+        } else {
+          QVERIFY(codes.max().item<int>() <= (1 << bits) - 1);
+        }
+        at::Tensor ref = rtn_fake_quant_ref(w, s);
+        const int64_t g = cols / p.groups();
+        at::Tensor step = p.scales.repeat_interleave(g, 1);  // [out, in]
+        at::Tensor diff = (fast - ref).abs();
+        at::Tensor bad = diff > ref.abs() * 4e-7;
+        const int64_t n_bad = bad.sum().item<int64_t>();
+        if (n_bad > 0) {
+          at::Tensor ratio = w.to(at::kDouble) / step.to(at::kDouble);
+          at::Tensor near_tie = (ratio - ratio.floor() - 0.5).abs() < 1e-4;
+          at::Tensor one_step = (diff - step).abs() <= step * 1e-5;
+          const bool ok = (bad & ~(near_tie & one_step)).sum().item<int64_t>() == 0;
+          if (!ok)
+            qWarning("bits %d %s: %lld mismatches, max diff %g, mean diff %g", bits,
+                     sym ? "sym" : "asym", (long long)n_bad, diff.max().item<double>(),
+                     diff.mean().item<double>());
+          QVERIFY(ok);
+        }
+        // RTN's own promise: within half a step of w wherever nothing is clamped (symmetric).
+        if (sym) QVERIFY(((fast - w).abs() <= step * (0.5 + 1e-6)).all().item<bool>());
+      }
+  }
+
+  // Coarser granularity can only be worse on the same weight (finer groups nest in rows).
+  void finerIsBetter() {
+    at::manual_seed(7);
+    at::Tensor w = at::randn({64, 128});
+    w.index_put_({at::indexing::Slice(), 5}, 8.0);
+    auto mse = [&](const std::string& g) {
+      return (rtn_fake_quant(w, spec(4, true, g)) - w).pow(2).mean().item<double>();
+    };
+    QVERIFY(mse("group:32") < mse("channel"));
+    QVERIFY(mse("channel") <= mse("tensor"));
+  }
+
+  void errors() {
+    at::Tensor w = at::randn({4, 7});
+    QString e = error_of([&] { rtn_fit(w, spec(4, true, "group:5"), "layers.0.in_proj.weight"); });
+    QVERIFY2(e.contains("layers.0.in_proj.weight") && e.contains("group size 5") &&
+                 e.contains("row length 7"), qPrintable(e));
+    QVERIFY_THROWS_EXCEPTION(InputError, rtn_fit(w, spec(4, true, "group:5")));
+    QVERIFY_THROWS_EXCEPTION(InputError, rtn_fake_quant_ref(w, spec(4, true, "group:5")));
+    QVERIFY_THROWS_EXCEPTION(UsageError, rtn_fit(w, spec(1, true)));
+    QVERIFY_THROWS_EXCEPTION(UsageError, rtn_fit(w, spec(9, true)));
+    QVERIFY_THROWS_EXCEPTION(UsageError, spec(4, true, "group:0"));
+    QVERIFY_THROWS_EXCEPTION(UsageError, spec(4, true, "group:x"));
+    QVERIFY_THROWS_EXCEPTION(UsageError, spec(4, true, "group:"));
+    QVERIFY_THROWS_EXCEPTION(UsageError, spec(4, true, "rows"));
+    e = error_of([&] { rtn_fit(at::randn({7}), spec(4, true), "layers.1.D"); });
+    QVERIFY2(e.contains("layers.1.D") && e.contains("[7]"), qPrintable(e));
+    at::Tensor nan = w.clone();
+    nan[1][2] = NAN;
+    e = error_of([&] { rtn_fit(nan, spec(8, true), "x.weight"); });
+    QVERIFY2(e.contains("x.weight") && e.contains("non-finite"), qPrintable(e));
+    RtnParams p = rtn_fit(w, spec(8, true));
+    QVERIFY_THROWS_EXCEPTION(InputError, rtn_quantize(at::randn({4, 8}), p));
+    QCOMPARE(spec(4, true, "group:128").granularity_str(), std::string("group:128"));
+  }
+
+  // Same bits on CUDA as on the CPU (tensor/tensor divisions; rtn.h).
+  void cudaMatchesCpu() {
+    if (!at::hasCUDA()) QSKIP("no CUDA device: the CPU/CUDA bitwise comparison did not run");
+    at::manual_seed(3);
+    at::Tensor w = at::randn({33, 1023});
+    for (bool sym : {true, false}) {
+      const RtnSpec s = spec(4, sym, "group:31");
+      QVERIFY(same(rtn_fake_quant(w.cuda(), s).cpu(), rtn_fake_quant(w, s)));
+    }
+  }
+};
+
+QTEST_APPLESS_MAIN(TestRtn)
+#include "tst_rtn.moc"
