@@ -8,7 +8,7 @@
 
 namespace ms::app {
 
-QStringList viewNames() { return {QStringLiteral("structure")}; }
+QStringList viewNames() { return {QStringLiteral("structure"), QStringLiteral("channel-maxima")}; }
 
 CommandLine parseCommandLine(const QStringList& arguments, const QString& defaultModel) {
   CommandLine result;
@@ -34,10 +34,20 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
   const QCommandLineOption selectOption(
       QStringLiteral("select"), QStringLiteral("Select a quant point, e.g. layers.0.x_proj.weight."),
       QStringLiteral("point"));
+  const QCommandLineOption statsOption(
+      QStringLiteral("stats"),
+      QStringLiteral("Open a statistics file made by `mambascope-cli calibrate MODEL --file TEXT --out <file>` "
+                     "(needed by --view channel-maxima)."),
+      QStringLiteral("file"));
+  const QCommandLineOption layerOption(
+      QStringLiteral("layer"),
+      QStringLiteral("Show layer <n> (default: 0; channel-maxima: the layer with the most outlier channels)."),
+      QStringLiteral("n"));
   const QCommandLineOption sizeOption(QStringLiteral("size"),
                                       QStringLiteral("Window size for --screenshot (default: 1400x900)."),
                                       QStringLiteral("WxH"), QStringLiteral("1400x900"));
-  parser.addOptions({helpOption, versionOption, screenshotOption, viewOption, selectOption, sizeOption});
+  parser.addOptions({helpOption, versionOption, screenshotOption, viewOption, selectOption, statsOption, layerOption,
+                     sizeOption});
   parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("The model to open."),
                                QStringLiteral("[MODEL]"));
   // Parsed before QApplication exists, so helpText() cannot know the program name yet.
@@ -54,6 +64,7 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
   result.screenshot = parser.value(screenshotOption);
   result.view = parser.value(viewOption);
   result.select = parser.value(selectOption);
+  result.stats = parser.value(statsOption);
 
   const QStringList positional = parser.positionalArguments();
   if (positional.size() > 1) {
@@ -64,6 +75,20 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
 
   if (!viewNames().contains(result.view)) {
     result.error = QStringLiteral("unknown view '%1' (known: %2)").arg(result.view, viewNames().join(QStringLiteral(", ")));
+    return result;
+  }
+  if (parser.isSet(layerOption)) {
+    bool ok = false;
+    result.layer = parser.value(layerOption).toInt(&ok);
+    if (!ok || result.layer < 0) {
+      result.error = QStringLiteral("--layer expects a layer index (0, 1, ...), got '%1'").arg(parser.value(layerOption));
+      return result;
+    }
+  }
+  // Calibrating from the GUI comes later; until then the statistics come from the CLI.
+  if (result.view == QLatin1String("channel-maxima") && result.stats.isEmpty() && !result.help && !result.version) {
+    result.error = QStringLiteral("--view channel-maxima needs --stats FILE; make one with: "
+                                  "mambascope-cli calibrate MODEL --file TEXT --out FILE.safetensors");
     return result;
   }
   const QRegularExpression sizePattern(QStringLiteral("^(\\d{2,5})x(\\d{2,5})$"));

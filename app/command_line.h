@@ -13,6 +13,8 @@ struct CommandLine {
   QString screenshot;                    // --screenshot FILE.png: render once, save, exit
   QString view = QStringLiteral("structure");  // --view NAME
   QString select;                        // --select POINT: canonical quant point to highlight
+  QString stats;                         // --stats FILE: a statistics file from mambascope-cli calibrate
+  int layer = -1;                        // --layer N: the layer shown (-1: the view's default)
   QSize size{1400, 900};                 // --size WxH (screenshot window size)
   bool help = false;
   bool version = false;

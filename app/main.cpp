@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   ms::app::MainWindow::Options options;
   options.interactive = cl.screenshot.isEmpty();
   options.view = cl.view;
+  options.layer = cl.layer;
   ms::app::MainWindow window(options);
 
   if (!cl.screenshot.isEmpty()) {
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
     request.model = cl.model;
     request.output = cl.screenshot;
     request.size = cl.size;
+    request.stats = cl.stats;
     if (!cl.select.isEmpty()) request.select = ms::QuantPoint::parse(cl.select.toStdString());
     ms::app::ScreenshotRunner runner(&window, request);
     QObject::connect(&runner, &ms::app::ScreenshotRunner::finished, &app, [&app](int code, const QString& error) {
@@ -76,6 +78,11 @@ int main(int argc, char** argv) {
 
   window.show();
   if (!cl.model.isEmpty()) window.openModel(cl.model);
+  if (!cl.stats.isEmpty()) {
+    const QString stats = cl.stats;
+    QObject::connect(&window, &ms::app::MainWindow::modelOpened, &window, [&window, stats] { window.openStats(stats); },
+                     Qt::SingleShotConnection);
+  }
   if (!cl.select.isEmpty()) {
     const auto point = ms::QuantPoint::parse(cl.select.toStdString());
     QObject::connect(&window, &ms::app::MainWindow::modelOpened, &window, [&window, point] {

@@ -2,6 +2,7 @@
 #include "app/main_window.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDir>
@@ -29,6 +30,7 @@
 #include "app/structure_model.h"
 #include "app/summary_panel.h"
 #include "core/model/checkpoint.h"
+#include "core/util/error.h"
 
 #ifndef MAMBASCOPE_VERSION
 #define MAMBASCOPE_VERSION "0.0.0"
@@ -40,6 +42,14 @@ LoadedModel loadModel(const QString& path) {
   const std::string p = path.toStdString();
   auto checkpoint = std::make_shared<const Checkpoint>(open_checkpoint(p));
   return LoadedModel{checkpoint, make_model_snapshot(*checkpoint, p)};
+}
+
+std::shared_ptr<const StatsSnapshot> loadStats(const QString& path, const ModelConfig& config) {
+  const std::string p = path.toStdString();
+  std::shared_ptr<const StatsSnapshot> stats = read_stats_file(p);
+  if (const std::optional<std::string> why = stats_mismatch(*stats, config))
+    throw InputError(p, *why + " (statistics of another model? calibrate this one with mambascope-cli calibrate)");
+  return stats;
 }
 
 bool isModelPath(const QString& path) {
@@ -57,6 +67,8 @@ MainWindow::MainWindow(Options options, QWidget* parent) : QMainWindow(parent), 
   if (m_options.interactive) m_settings = std::make_unique<QSettings>();
 
   m_jobs = new JobTracker(this);
+  m_statsJobs = new JobTracker(this);
+  m_view = m_options.view;
   m_canvas = new ImGuiCanvas(this);
   setCentralWidget(m_canvas);
   m_empty = {"No model open", "File › Open (Ctrl+O), or drop a model folder, config.json or .safetensors here"};
@@ -120,12 +132,28 @@ void MainWindow::createActions() {
   open->setShortcut(QKeySequence::Open);
   m_recentMenu = file->addMenu(tr("Open &Recent"));
   updateRecentMenu();
+  m_openStats = file->addAction(tr("Open &Statistics…"), this, &MainWindow::showOpenStatsDialog);
+  m_openStats->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+  m_openStats->setEnabled(false);  // statistics belong to a model: open one first
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));  // QKeySequence::Quit is empty on some platforms
   quit->setMenuRole(QAction::QuitRole);
 
   m_viewMenu = menuBar()->addMenu(tr("&View"));
+  m_viewGroup = new QActionGroup(this);
+  const std::pair<QString, QString> views[] = {{QStringLiteral("structure"), tr("&Structure")},
+                                               {QStringLiteral("channel-maxima"), tr("&Channel Maxima")}};
+  int key = Qt::Key_1;
+  for (const auto& [name, text] : views) {
+    QAction* action = m_viewMenu->addAction(text, this, [this, name = name] { setView(name); });
+    action->setCheckable(true);
+    action->setChecked(name == m_view);
+    action->setData(name);
+    action->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(key++)));
+    m_viewGroup->addAction(action);
+  }
+  m_viewMenu->addSeparator();
   for (QDockWidget* dock : findChildren<QDockWidget*>()) m_viewMenu->addAction(dock->toggleViewAction());
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
@@ -162,6 +190,66 @@ void MainWindow::showOpenDialog() {
   if (!path.isEmpty()) openModel(path);
 }
 
+void MainWindow::showOpenStatsDialog() {
+  const QString path = QFileDialog::getOpenFileName(
+      this, tr("Open Statistics"), m_statsPath.isEmpty() ? QString() : QFileInfo(m_statsPath).absolutePath(),
+      tr("Statistics (*.safetensors);;All files (*)"));
+  if (!path.isEmpty()) openStats(path);
+}
+
+void MainWindow::openStats(const QString& path) {
+  if (!m_snapshot) {
+    onStatsFailed(path, tr("%1: open a model before its statistics").arg(path));
+    return;
+  }
+  setBusy(true, tr("Reading statistics %1…").arg(QDir::toNativeSeparators(path)));
+  const ModelConfig config = m_snapshot->config;  // the job checks against a copy, not the window
+  m_statsJobs->start([path, config](const JobTracker::Context&) { return loadStats(path, config); },
+                     [this, path](const std::shared_ptr<const StatsSnapshot>& stats) { onStatsLoaded(path, stats); },
+                     [this, path](const QString& message) { onStatsFailed(path, message); });
+}
+
+void MainWindow::onStatsLoaded(const QString& path, const std::shared_ptr<const StatsSnapshot>& stats) {
+  setBusy(false);
+  m_stats = stats;
+  m_statsPath = path;
+  // Open on the asked layer, else where the outliers are: that is what the view is for.
+  const int layer = m_options.layer >= 0 ? std::min<int>(m_options.layer, static_cast<int>(stats->n_layers) - 1)
+                                         : stats->layer_with_most_outliers();
+  m_channelState = {};
+  m_channelState.layer = layer;
+  m_channelState.module = stats->point_with_most_outliers(layer);
+  setView(QStringLiteral("channel-maxima"));
+  syncTreeFromChannelView();
+  updatePathLabel();
+  Q_EMIT statsOpened(path);
+}
+
+void MainWindow::onStatsFailed(const QString& path, const QString& message) {
+  setBusy(false);
+  statusBar()->showMessage(tr("Could not open statistics %1").arg(QDir::toNativeSeparators(path)), 10000);
+  m_canvas->requestFrames();
+  Q_EMIT statsFailed(path, message);
+  if (m_options.interactive) {
+    QMessageBox box(QMessageBox::Critical, tr("Cannot open statistics"),
+                    tr("MambaScope could not open\n%1").arg(QDir::toNativeSeparators(path)), QMessageBox::Ok, this);
+    box.setInformativeText(message);
+    box.exec();
+  }
+}
+
+void MainWindow::setView(const QString& name) {
+  m_view = name;
+  for (QAction* action : m_viewGroup->actions()) action->setChecked(action->data().toString() == name);
+  m_canvas->requestFrames();
+}
+
+void MainWindow::updatePathLabel() {
+  QString text = QDir::toNativeSeparators(QFileInfo(m_modelPath).absoluteFilePath());
+  if (m_stats) text += tr("   ·   statistics: %1").arg(QDir::toNativeSeparators(QFileInfo(m_statsPath).absoluteFilePath()));
+  m_pathLabel->setText(text);
+}
+
 void MainWindow::openModel(const QString& path) {
   setBusy(true, tr("Opening %1…").arg(QDir::toNativeSeparators(path)));
   m_empty = {QStringLiteral("Opening %1…").arg(QFileInfo(path).fileName()).toStdString(), ""};
@@ -177,11 +265,18 @@ void MainWindow::onLoaded(const QString& path, const LoadedModel& model) {
   setBusy(false);
   m_checkpoint = model.checkpoint;
   m_snapshot = model.snapshot;
+  m_modelPath = path;
+  // Statistics describe the previous model; a stats load still running is for it too.
+  m_statsJobs->cancel();
+  m_stats.reset();
+  m_statsPath.clear();
   m_structureState = {};
+  m_channelState = {};
   m_model->setSnapshot(m_snapshot);
   m_summary->setSnapshot(m_snapshot);
-  selectLayer(0);
-  m_pathLabel->setText(QDir::toNativeSeparators(QFileInfo(path).absoluteFilePath()));
+  m_openStats->setEnabled(true);
+  selectLayer(m_options.layer >= 0 ? std::min<int>(m_options.layer, static_cast<int>(m_snapshot->layers.size()) - 1) : 0);
+  updatePathLabel();
   setWindowTitle(tr("%1 — MambaScope").arg(QFileInfo(QString::fromStdString(m_snapshot->dir)).fileName()));
   if (m_settings) {
     RecentFiles(m_settings.get()).add(path);
@@ -238,12 +333,33 @@ void MainWindow::onTreeSelectionChanged() {
   if (layer >= 0) m_structureState.layer = layer;
   // A global tensor (embedding, norm_f) keeps the current layer on the canvas.
   if (layer >= 0 || !index.isValid()) m_structureState.selected = m_model->pointOf(index);
+  // The channel-maxima view follows: same layer, and an activation input it has becomes its point.
+  if (layer >= 0) m_channelState.layer = layer;
+  const std::optional<QuantPoint> point = m_model->pointOf(index);
+  if (point && point->site == Site::Input && (!m_stats || m_stats->find(point->module)))
+    m_channelState.module = point->module;
   m_canvas->requestFrames();
 }
 
 void MainWindow::drawFrame() {
   if (!m_snapshot) {
     views::empty::draw(m_empty, m_emptyState);
+    return;
+  }
+  if (m_view == QLatin1String("channel-maxima")) {
+    if (!m_stats) {
+      const views::empty::Snapshot hint{
+          "No statistics open",
+          "File › Open Statistics (Ctrl+Shift+O). Make a statistics file with\n"
+          "mambascope-cli calibrate MODEL --file TEXT --out stats.safetensors"};
+      views::empty::draw(hint, m_emptyState);
+      return;
+    }
+    views::channel_maxima::draw(*m_stats, m_channelState);
+    if (m_channelState.user_changed) {
+      m_channelState.user_changed = false;
+      QTimer::singleShot(0, this, &MainWindow::syncTreeFromChannelView);
+    }
     return;
   }
   views::structure::draw(*m_snapshot, m_structureState);
@@ -266,6 +382,15 @@ void MainWindow::syncTreeFromCanvas() {
   m_syncing = false;
 }
 
+void MainWindow::syncTreeFromChannelView() {
+  if (m_syncing) return;
+  m_syncing = true;
+  const views::channel_maxima::ViewState state = m_channelState;
+  selectPoint(QuantPoint{state.layer, state.module, Site::Input});
+  m_channelState = state;  // the tree echo must not change what the user picked
+  m_syncing = false;
+}
+
 void MainWindow::showAbout() {
   QMessageBox::about(this, tr("About MambaScope"),
                      tr("<h3>MambaScope %1</h3>"
@@ -281,6 +406,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     m_settings->setValue(QStringLiteral("window/state"), saveState());
   }
   m_jobs->cancel();
+  m_statsJobs->cancel();
   QMainWindow::closeEvent(event);
 }
 

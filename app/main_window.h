@@ -3,8 +3,12 @@
 // command line, File > Open, Open Recent, or a drop of a model folder or file. Keeps selection in
 // the tree and the canvas in step. Remembers recent files, geometry and dock layout in QSettings.
 //
-// It holds no model knowledge: opening is core's (ms::open_checkpoint), the structure is the
-// snapshot's (views/model_snapshot.h), drawing is the views'.
+// Statistics files (File > Open Statistics, --stats) load in their own background job, after the
+// model (they are checked against it: layer count and channel widths), and feed the
+// channel-maxima view. The canvas shows one view at a time (View menu, --view).
+//
+// It holds no model knowledge: opening is core's (ms::open_checkpoint, ms::read_stats_file), the
+// structure is the snapshot's (views/model_snapshot.h), drawing is the views'.
 #pragma once
 
 #include <memory>
@@ -15,11 +19,14 @@
 
 #include "app/job_tracker.h"
 #include "core/model/quant_point.h"
+#include "core/model/stats_file.h"
+#include "views/channel_maxima_view.h"
 #include "views/empty_view.h"
 #include "views/model_snapshot.h"
 #include "views/structure_view.h"
 
 class QAction;
+class QActionGroup;
 class QLabel;
 class QMenu;
 class QProgressBar;
@@ -45,6 +52,9 @@ struct LoadedModel {
 
 // Opens and snapshots a model; the body of the open job (synchronous, throws ms::InputError).
 LoadedModel loadModel(const QString& path);
+// Reads a statistics file and checks it against the model's config; the body of the stats job
+// (synchronous, throws ms::InputError naming the file).
+std::shared_ptr<const StatsSnapshot> loadStats(const QString& path, const ModelConfig& config);
 // Whether a dropped or chosen path looks like something open_checkpoint takes.
 bool isModelPath(const QString& path);
 
@@ -54,7 +64,8 @@ class MainWindow : public QMainWindow {
  public:
   struct Options {
     bool interactive = true;       // false (screenshot mode): no dialogs, no settings read or written
-    QString view = QStringLiteral("structure");
+    QString view = QStringLiteral("structure");   // one of viewNames()
+    int layer = -1;                                 // --layer: shown once the model (or stats) opens
   };
 
   explicit MainWindow(Options options, QWidget* parent = nullptr);
@@ -63,6 +74,9 @@ class MainWindow : public QMainWindow {
   void openModel(const QString& path);
   void selectPoint(const QuantPoint& point);  // in tree and canvas
   void selectLayer(int layer);
+  // Opens a statistics file for the open model (background job) and shows the channel-maxima view.
+  void openStats(const QString& path);
+  void setView(const QString& name);   // "structure" or "channel-maxima"
 
   const std::shared_ptr<const ModelSnapshot>& snapshot() const { return m_snapshot; }
   ImGuiCanvas* canvas() const { return m_canvas; }
@@ -70,10 +84,15 @@ class MainWindow : public QMainWindow {
   QTreeView* tree() const { return m_tree; }
   JobTracker* jobs() const { return m_jobs; }
   const views::structure::ViewState& structureState() const { return m_structureState; }
+  const std::shared_ptr<const StatsSnapshot>& stats() const { return m_stats; }
+  const views::channel_maxima::ViewState& channelMaximaState() const { return m_channelState; }
+  QString view() const { return m_view; }
 
  Q_SIGNALS:
   void modelOpened(const QString& path);
   void modelFailed(const QString& path, const QString& message);
+  void statsOpened(const QString& path);
+  void statsFailed(const QString& path, const QString& message);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -82,6 +101,7 @@ class MainWindow : public QMainWindow {
 
  private Q_SLOTS:
   void showOpenDialog();
+  void showOpenStatsDialog();
   void showAbout();
   void onTreeSelectionChanged();
 
@@ -91,6 +111,10 @@ class MainWindow : public QMainWindow {
   void updateRecentMenu();
   void drawFrame();
   void syncTreeFromCanvas();
+  void syncTreeFromChannelView();
+  void onStatsLoaded(const QString& path, const std::shared_ptr<const StatsSnapshot>& stats);
+  void onStatsFailed(const QString& path, const QString& message);
+  void updatePathLabel();
   void onLoaded(const QString& path, const LoadedModel& model);
   void onFailed(const QString& path, const QString& message);
   void setBusy(bool busy, const QString& message = {});
@@ -98,18 +122,25 @@ class MainWindow : public QMainWindow {
   Options m_options;
   std::unique_ptr<QSettings> m_settings;   // null when not interactive
   JobTracker* m_jobs = nullptr;
+  JobTracker* m_statsJobs = nullptr;       // its own tracker: a stats load must not supersede a model open
   ImGuiCanvas* m_canvas = nullptr;
   StructureModel* m_model = nullptr;
   QTreeView* m_tree = nullptr;
   SummaryPanel* m_summary = nullptr;
   QMenu* m_recentMenu = nullptr;
   QMenu* m_viewMenu = nullptr;
+  QAction* m_openStats = nullptr;
+  QActionGroup* m_viewGroup = nullptr;
   QLabel* m_pathLabel = nullptr;
   QProgressBar* m_busy = nullptr;
 
   std::shared_ptr<const Checkpoint> m_checkpoint;
   std::shared_ptr<const ModelSnapshot> m_snapshot;
+  std::shared_ptr<const StatsSnapshot> m_stats;
+  QString m_modelPath, m_statsPath;
+  QString m_view;
   views::structure::ViewState m_structureState;
+  views::channel_maxima::ViewState m_channelState;
   views::empty::Snapshot m_empty;
   views::empty::ViewState m_emptyState;
   bool m_syncing = false;  // tree selection set from the canvas: don't echo it back

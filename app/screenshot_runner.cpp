@@ -19,10 +19,16 @@ ScreenshotRunner::ScreenshotRunner(MainWindow* window, Request request, QObject*
           [this] { fail(QStringLiteral("%1: timed out after %2 s").arg(m_request.model).arg(m_request.timeoutMs / 1000)); });
   connect(m_window, &MainWindow::modelOpened, this, [this] {
     if (m_request.select) m_window->selectPoint(*m_request.select);
+    if (!m_request.stats.isEmpty()) {
+      m_window->openStats(m_request.stats);
+      return;
+    }
     // Let the tree and docks settle (layout happens in posted events) before grabbing.
     QTimer::singleShot(50, this, &ScreenshotRunner::capture);
   });
+  connect(m_window, &MainWindow::statsOpened, this, [this] { QTimer::singleShot(50, this, &ScreenshotRunner::capture); });
   connect(m_window, &MainWindow::modelFailed, this, [this](const QString&, const QString& message) { fail(message); });
+  connect(m_window, &MainWindow::statsFailed, this, [this](const QString&, const QString& message) { fail(message); });
 }
 
 void ScreenshotRunner::start() {

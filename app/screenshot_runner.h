@@ -1,7 +1,8 @@
 // ScreenshotRunner: the headless mode `mambascope MODEL --screenshot F.png`. Shows the window at a
 // fixed size, opens the model through the normal background job, renders the canvas, grabs the
 // whole window (widgets via QWidget::grab, the GL canvas via grabFramebuffer) and saves it
-// atomically. Reports the outcome as finished(exitCode, oneLineError); main() turns it into the
+// atomically; with a statistics file, it opens that after the model and captures once it is read.
+// Reports the outcome as finished(exitCode, oneLineError); main() turns it into the
 // process exit code. Later issues add views and states; the sequence stays the same.
 #pragma once
 
@@ -28,6 +29,7 @@ class ScreenshotRunner : public QObject {
     QString output;
     QSize size{1400, 900};
     std::optional<QuantPoint> select;
+    QString stats;                 // opened after the model; the capture waits for it
     int timeoutMs = 120000;
   };
 

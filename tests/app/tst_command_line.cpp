@@ -30,6 +30,16 @@ class TestCommandLine : public QObject {
     QCOMPARE(cl.select, QStringLiteral("layers.3.out_proj.input"));
   }
 
+  void channelMaximaWithStats() {
+    const auto cl = parseCommandLine({"mambascope", "/m", "--view", "channel-maxima", "--stats", "/s.safetensors",
+                                      "--layer", "3", "--screenshot", "/tmp/c.png"});
+    QVERIFY2(cl.error.isEmpty(), qPrintable(cl.error));
+    QCOMPARE(cl.view, QStringLiteral("channel-maxima"));
+    QCOMPARE(cl.stats, QStringLiteral("/s.safetensors"));
+    QCOMPARE(cl.layer, 3);
+    QCOMPARE(parseCommandLine({"mambascope", "/m"}).layer, -1);
+  }
+
   void helpAndVersion() {
     QVERIFY(parseCommandLine({"mambascope", "--help"}).help);
     QVERIFY(parseCommandLine({"mambascope", "-h"}).help);
@@ -52,6 +62,9 @@ class TestCommandLine : public QObject {
     QTest::newRow("bad point") << QStringList{"mambascope", "/m", "--select", "layers.x.in_proj"} << "--select";
     QTest::newRow("screenshot without model") << QStringList{"mambascope", "--screenshot", "/tmp/s.png"} << "MODEL";
     QTest::newRow("two models") << QStringList{"mambascope", "/a", "/b"} << "one MODEL";
+    QTest::newRow("channel-maxima without stats")
+        << QStringList{"mambascope", "/m", "--view", "channel-maxima"} << "mambascope-cli calibrate";
+    QTest::newRow("bad layer") << QStringList{"mambascope", "/m", "--layer", "-2"} << "--layer";
     QTest::newRow("unknown option") << QStringList{"mambascope", "--frobnicate"} << "frobnicate";
   }
   void usageErrors() {

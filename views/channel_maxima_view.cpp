@@ -1,0 +1,314 @@
+// Channel-maxima view (see channel_maxima_view.h).
+//
+// [SECTION] Colours and text helpers
+// [SECTION] Header: point, layer navigation, scale, summary
+// [SECTION] Channel plot: bars, mean, threshold band, outliers, hover
+// [SECTION] Outlier list
+// [SECTION] All-layers heatmap
+// [SECTION] Entry point
+#include "views/channel_maxima_view.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <imgui.h>
+
+#include "views/plot.h"
+#include "views/theme.h"
+
+namespace ms::views::channel_maxima {
+namespace {
+
+//-------------------------------------------------------------------------------------------------
+// [SECTION] Colours and text helpers
+//-------------------------------------------------------------------------------------------------
+
+// Okabe–Ito vermillion against the activation teal: apart for every common colour-vision deficiency.
+constexpr uint32_t kOutlier = 0xFFE8612C;
+constexpr uint32_t kMean = 0xFFDFE1E5;
+
+std::string fmt(const char* format, double v) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, v);
+  return buffer;
+}
+
+// Significant digits that suit the magnitude: 0.0123, 1.23, 123.
+std::string num(double v) {
+  if (v == 0.0) return "0";
+  const double a = std::abs(v);
+  if (a >= 1000.0 || a < 0.001) return fmt("%.3g", v);
+  if (a >= 100.0) return fmt("%.1f", v);
+  if (a >= 1.0) return fmt("%.3f", v);
+  return fmt("%.4f", v);
+}
+
+// 50000 -> "50,000".
+std::string thousands(int64_t v) {
+  std::string digits = std::to_string(v), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0 && digits[i - 1] != '-') out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string point_label(Module m) { return std::string(module_name(m)) + ".input"; }
+
+//-------------------------------------------------------------------------------------------------
+// [SECTION] Header: point, layer navigation, scale, summary
+//-------------------------------------------------------------------------------------------------
+
+void draw_header(const StatsSnapshot& stats, const PointSeries& series, ViewState& state) {
+  const Theme t = theme();
+  const int n_layers = static_cast<int>(stats.n_layers);
+  const ChannelMaxima& m = series.layers[static_cast<std::size_t>(state.layer)];
+
+  ImGui::PushFont(t.title);
+  ImGui::Text("Channel maxima");
+  ImGui::PopFont();
+  ImGui::SameLine();
+  ImGui::AlignTextToFramePadding();
+  ImGui::PushFont(t.mono);
+  ImGui::TextUnformatted(m.point.str().c_str());
+  ImGui::PopFont();
+  ImGui::SameLine();
+  ImGui::TextDisabled("·  %lld channels  ·  layer %d of %d", static_cast<long long>(series.channels), state.layer,
+                      n_layers);
+
+  const float button_w = ImGui::CalcTextSize("◀  Previous").x + ImGui::GetStyle().FramePadding.x * 2.0f;
+  const float right = ImGui::GetWindowContentRegionMax().x;
+  ImGui::SameLine(right - 2.0f * button_w - ImGui::GetStyle().ItemSpacing.x);
+  ImGui::BeginDisabled(state.layer <= 0);
+  if (ImGui::Button("◀  Previous", ImVec2(button_w, 0))) {
+    --state.layer;
+    state.user_changed = true;
+  }
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  ImGui::BeginDisabled(state.layer >= n_layers - 1);
+  if (ImGui::Button("Next  ▶", ImVec2(button_w, 0))) {
+    ++state.layer;
+    state.user_changed = true;
+  }
+  ImGui::EndDisabled();
+
+  // Second row: which point, the y scale, and where the numbers came from.
+  ImGui::AlignTextToFramePadding();
+  ImGui::TextDisabled("Point");
+  for (const PointSeries& s : stats.series) {
+    ImGui::SameLine();
+    const std::string label = point_label(s.module);
+    if (ImGui::RadioButton(label.c_str(), state.module == s.module) && state.module != s.module) {
+      state.module = s.module;
+      state.user_changed = true;
+    }
+  }
+  ImGui::SameLine(0.0f, 28.0f);
+  ImGui::Checkbox("Log scale", &state.log_scale);
+  if (stats.tokens > 0) {
+    const std::string source = thousands(stats.tokens) + " calibration tokens";
+    ImGui::SameLine(right - ImGui::CalcTextSize(source.c_str()).x);
+    ImGui::TextDisabled("%s", source.c_str());
+  }
+
+  // Third row: the numbers the plot draws.
+  const double share = 100.0 * static_cast<double>(m.outliers.size()) / static_cast<double>(series.channels);
+  ImGui::PushFont(t.mono);
+  ImGui::TextDisabled("mean %s   σ %s   mean + 6σ = %s   max %s (%s × mean)", num(m.mean).c_str(), num(m.std).c_str(),
+                      num(m.threshold).c_str(), num(m.max).c_str(), fmt("%.1f", m.mean > 0 ? m.max / m.mean : 0).c_str());
+  ImGui::SameLine(0.0f, 24.0f);
+  const ImVec4 colour = ImGui::ColorConvertU32ToFloat4(im_colour(m.outliers.empty() ? Palette::text_dim : kOutlier));
+  ImGui::TextColored(colour, "%zu outlier channel%s (%.2g %%)", m.outliers.size(), m.outliers.size() == 1 ? "" : "s",
+                     share);
+  ImGui::PopFont();
+}
+
+//-------------------------------------------------------------------------------------------------
+// [SECTION] Channel plot: bars, mean, threshold band, outliers, hover
+//-------------------------------------------------------------------------------------------------
+
+void draw_channel_plot(const ChannelMaxima& m, const ViewState& state, ImVec2 pos, ImVec2 size) {
+  const int n = static_cast<int>(m.absmax.size());
+  plot::Axis x{-0.5, n - 0.5, plot::Scale::Linear, "channel", true};
+  plot::Axis y{0.0, std::max(m.max, 1e-12f) * 1.08, plot::Scale::Linear, "absmax", false};
+  if (state.log_scale) {
+    float lo = m.max;
+    for (const float v : m.absmax)
+      if (v > 0.0f) lo = std::min(lo, v);
+    y.scale = plot::Scale::Log;
+    y.min = std::pow(10.0, std::floor(std::log10(std::max(lo, 1e-12f))));
+    y.max = std::max(m.max, 1e-12f) * 1.6;
+  }
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const plot::Frame f = plot::frame(dl, pos, size, x, y);
+
+  dl->PushClipRect(f.min, f.max, true);
+  plot::band(f, m.mean, m.threshold, im_colour(Palette::text_dim, 0.10f));
+  plot::bars(f, m.absmax.data(), n, im_colour(Palette::activation, 0.85f));
+  std::vector<int> outliers;
+  for (const OutlierChannel& o : m.outliers) outliers.push_back(o.channel);
+  plot::bars_at(f, m.absmax.data(), outliers, im_colour(kOutlier));
+  plot::hline(f, m.mean, im_colour(kMean), 1.5f);
+  plot::hline(f, m.threshold, im_colour(kOutlier, 0.9f), 1.5f, true);
+  plot::line_label(f, m.threshold, im_colour(kOutlier), "mean + 6σ = " + num(m.threshold));
+  plot::line_label(f, m.mean, im_colour(kMean), "mean = " + num(m.mean));
+
+  const int hovered = plot::hover_index(f, n);
+  if (hovered >= 0) {
+    const float cx = (f.to_x(hovered - 0.5) + f.to_x(hovered + 0.5)) * 0.5f;
+    dl->AddLine(ImVec2(cx, f.min.y), ImVec2(cx, f.max.y), im_colour(Palette::selection, 0.7f), 1.0f);
+  }
+  dl->PopClipRect();
+
+  if (hovered >= 0) {
+    const float v = m.absmax[static_cast<std::size_t>(hovered)];
+    const bool outlier = v > m.threshold;
+    ImGui::BeginTooltip();
+    ImGui::Text("channel %d", hovered);
+    ImGui::Text("absmax  %s", num(v).c_str());
+    ImGui::Text("%.2f × layer mean   %+.1f σ", m.mean > 0 ? v / m.mean : 0.0, m.std > 0 ? (v - m.mean) / m.std : 0.0);
+    if (outlier)
+      ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kOutlier)), "outlier (beyond mean + 6σ)");
+    ImGui::EndTooltip();
+  }
+  // The plot takes its room in the layout so the next widgets flow below it.
+  ImGui::SetCursorScreenPos(pos);
+  ImGui::Dummy(size);
+}
+
+//-------------------------------------------------------------------------------------------------
+// [SECTION] Outlier list
+//-------------------------------------------------------------------------------------------------
+
+void draw_outlier_list(const ChannelMaxima& m, ImVec2 size) {
+  const Theme t = theme();
+  ImGui::PushStyleVar(ImGuiStyleVar_ChildRounding, 6.0f);
+  ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(12.0f, 10.0f));
+  ImGui::BeginChild("outliers", size, false, ImGuiWindowFlags_AlwaysUseWindowPadding);
+  ImGui::TextUnformatted("Outlier channels");
+  ImGui::PushTextWrapPos(0.0f);
+  ImGui::TextDisabled("absmax beyond mean + 6σ of layer %d, largest first", m.point.layer);
+  ImGui::PopTextWrapPos();
+  ImGui::Spacing();
+  if (m.outliers.empty()) {
+    ImGui::PushTextWrapPos(0.0f);
+    ImGui::TextDisabled("None: no channel lies beyond six standard deviations of the layer mean.");
+    ImGui::PopTextWrapPos();
+  } else {
+    const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH |
+                                  ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_ScrollY;
+    if (ImGui::BeginTable("outlier_table", 3, flags)) {
+      ImGui::TableSetupScrollFreeze(0, 1);
+      ImGui::TableSetupColumn("channel", ImGuiTableColumnFlags_WidthStretch, 1.0f);
+      ImGui::TableSetupColumn("absmax", ImGuiTableColumnFlags_WidthStretch, 1.1f);
+      ImGui::TableSetupColumn("× mean", ImGuiTableColumnFlags_WidthStretch, 0.9f);
+      ImGui::TableHeadersRow();
+      ImGui::PushFont(t.mono);
+      for (const OutlierChannel& o : m.outliers) {
+        ImGui::PushID(o.channel);  // the channel is the row's identity, not its rank
+        ImGui::TableNextRow();
+        ImGui::TableNextColumn();
+        ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kOutlier)), "%d", o.channel);
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(num(o.absmax).c_str());
+        ImGui::TableNextColumn();
+        ImGui::Text("%.1f", o.times_mean);
+        ImGui::PopID();
+      }
+      ImGui::PopFont();
+      ImGui::EndTable();
+    }
+  }
+  ImGui::EndChild();
+  ImGui::PopStyleVar(2);
+}
+
+//-------------------------------------------------------------------------------------------------
+// [SECTION] All-layers heatmap
+//-------------------------------------------------------------------------------------------------
+
+void draw_heatmap(const StatsSnapshot& stats, const PointSeries& series, ViewState& state, ImVec2 pos, ImVec2 size) {
+  const Theme t = theme();
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const int rows = static_cast<int>(stats.n_layers), cols = static_cast<int>(series.columns);
+  const std::string title = "All layers: channel absmax ÷ layer max  (" + point_label(series.module) + ")";
+  dl->AddText(t.body, t.body->FontSize, pos, im_colour(Palette::text), title.c_str());
+  const float title_h = t.body->FontSize + 6.0f;
+  const float legend_w = 76.0f;
+
+  const double per = static_cast<double>(series.channels_per_column);
+  plot::Axis x{-0.5, static_cast<double>(series.channels) - 0.5, plot::Scale::Linear, "channel", true};
+  // Rows top to bottom: the axis runs from the last layer (bottom) to layer 0 (top).
+  plot::Axis y{rows - 0.5, -0.5, plot::Scale::Linear, "layer", true};
+  const ImVec2 plot_pos(pos.x, pos.y + title_h);
+  const ImVec2 plot_size(size.x - legend_w, size.y - title_h);
+  const plot::Frame f = plot::frame(dl, plot_pos, plot_size, x, y);
+  plot::heatmap(f, series.heatmap.data(), rows, cols);
+  plot::colour_legend(dl, ImVec2(pos.x + size.x - legend_w + 14.0f, plot_pos.y), ImVec2(legend_w - 14.0f, f.max.y - plot_pos.y),
+                      "÷ max");
+
+  const float row_h = (f.max.y - f.min.y) / std::max(rows, 1);
+  const ImVec2 a(f.min.x - 1.0f, std::floor(f.min.y + state.layer * row_h) - 1.0f);
+  dl->AddRect(a, ImVec2(f.max.x + 1.0f, std::floor(f.min.y + (state.layer + 1) * row_h) + 1.0f),
+              im_colour(Palette::selection), 0.0f, 0, 2.0f);
+
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  if (f.contains(mouse) && ImGui::IsWindowHovered()) {
+    const int row = std::clamp(static_cast<int>((mouse.y - f.min.y) / row_h), 0, rows - 1);
+    const int col = std::clamp(static_cast<int>((mouse.x - f.min.x) / (f.max.x - f.min.x) * cols), 0, cols - 1);
+    const float v = series.heatmap[static_cast<std::size_t>(row) * cols + col];
+    ImGui::BeginTooltip();
+    const long long c0 = static_cast<long long>(col * per);
+    const long long c1 = std::min<long long>(static_cast<long long>((col + 1) * per), series.channels) - 1;
+    if (c0 == c1) ImGui::Text("layer %d  ·  channel %lld", row, c0);
+    else ImGui::Text("layer %d  ·  channels %lld–%lld (max)", row, c0, c1);
+    ImGui::Text("%.3f of the layer max", v);
+    ImGui::TextDisabled("click to show this layer");
+    ImGui::EndTooltip();
+    if (ImGui::IsMouseClicked(ImGuiMouseButton_Left) && row != state.layer) {
+      state.layer = row;
+      state.user_changed = true;
+    }
+  }
+  ImGui::SetCursorScreenPos(pos);
+  ImGui::Dummy(size);
+}
+
+}  // namespace
+
+//-------------------------------------------------------------------------------------------------
+// [SECTION] Entry point
+//-------------------------------------------------------------------------------------------------
+
+void draw(const StatsSnapshot& stats, ViewState& state) {
+  if (stats.series.empty() || stats.n_layers < 1) {
+    ImGui::TextDisabled("This statistics file has no activation points.");
+    return;
+  }
+  state.layer = std::clamp(state.layer, 0, static_cast<int>(stats.n_layers) - 1);
+  if (!stats.find(state.module)) state.module = stats.series.front().module;
+  draw_header(stats, *stats.find(state.module), state);
+  // The header's buttons may have changed layer or point: draw what they chose.
+  state.layer = std::clamp(state.layer, 0, static_cast<int>(stats.n_layers) - 1);
+  const PointSeries& series = *stats.find(state.module);
+  const ChannelMaxima& m = series.layers[static_cast<std::size_t>(state.layer)];
+
+  ImGui::Spacing();
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float gap = 18.0f;
+  const float list_w = std::clamp(avail.x * 0.22f, 220.0f, 300.0f);
+  const float top_h = std::max(avail.y * 0.56f, 160.0f);
+  draw_channel_plot(m, state, origin, ImVec2(avail.x - list_w - gap, top_h));
+  ImGui::SetCursorScreenPos(ImVec2(origin.x + avail.x - list_w, origin.y));
+  draw_outlier_list(m, ImVec2(list_w, top_h));
+  const ImVec2 heat_pos(origin.x, origin.y + top_h + gap);
+  draw_heatmap(stats, series, state, heat_pos, ImVec2(avail.x, std::max(avail.y - top_h - gap, 120.0f)));
+}
+
+}  // namespace ms::views::channel_maxima

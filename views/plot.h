@@ -1,0 +1,66 @@
+// A small plotting layer on ImDrawList (Debian has no implot for ImGui 1.86): a rectangular plot
+// with labelled axes and ticks, linear or log y, bars, horizontal lines, filled bands, a heatmap
+// with its colour legend, and the data index under the mouse. Drawing only: callers pass values
+// their snapshot already holds; nothing here keeps state between frames.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <imgui.h>
+
+namespace ms::views::plot {
+
+enum class Scale { Linear, Log };
+
+struct Axis {
+  double min = 0.0, max = 1.0;   // data range (for Log: both > 0)
+  Scale scale = Scale::Linear;
+  std::string label;             // drawn beside the axis
+  bool integer_ticks = false;    // channel indices: no fractional tick labels
+};
+
+// The plot's data rectangle and its mapping; made by frame(), used by the drawing calls.
+struct Frame {
+  ImDrawList* dl = nullptr;
+  ImVec2 min, max;               // data area in screen pixels
+  Axis x, y;
+
+  float to_x(double v) const;
+  float to_y(double v) const;    // clamps log values below the axis minimum to the bottom
+  double from_x(float px) const;
+  bool contains(ImVec2 p) const { return p.x >= min.x && p.x < max.x && p.y >= min.y && p.y < max.y; }
+};
+
+// Ticks at "nice" steps (1, 2, 5 · 10^k) for Linear, decades (and 2, 5 when few) for Log.
+std::vector<double> ticks(const Axis& axis, int target_count);
+// "0.012", "3.4", "1.2e+04": short tick text.
+std::string tick_text(double v, bool integer);
+
+// Draws the panel, grid, ticks, tick labels and axis labels inside [pos, pos + size] and returns
+// the data area's frame. Margins are sized from the fonts so labels never overlap the data.
+Frame frame(ImDrawList* dl, ImVec2 pos, ImVec2 size, const Axis& x, const Axis& y);
+
+// One bar per value, x = first_index + i, from the bottom of the frame to the value. When there
+// are more values than pixels, each pixel column shows the largest value that falls in it.
+void bars(const Frame& f, const float* values, int count, uint32_t colour);
+// Bars for selected indices only (highlighting): drawn at least 2 px wide so they stay visible.
+void bars_at(const Frame& f, const float* values, const std::vector<int>& indices, uint32_t colour);
+void hline(const Frame& f, double y, uint32_t colour, float thickness, bool dashed = false);
+void band(const Frame& f, double y0, double y1, uint32_t colour);
+// Text right-aligned at the frame's right edge, just above y.
+void line_label(const Frame& f, double y, uint32_t colour, const std::string& text);
+
+// Index of the value under the mouse (x axis = index), or -1 when the mouse is outside.
+int hover_index(const Frame& f, int count);
+
+// Heatmap of `rows × cols` values in [0, 1] (row-major), row 0 at the top, over the frame's data
+// area; x maps column centres to [x.min, x.max]. Colour: viridis (colour-blind safe).
+void heatmap(const Frame& f, const float* values, int rows, int cols);
+// A vertical colour bar for [0, 1] with ticks, `label` above it.
+void colour_legend(ImDrawList* dl, ImVec2 pos, ImVec2 size, const std::string& label);
+// Viridis at t in [0, 1], as an ImGui colour (ABGR).
+uint32_t viridis(float t);
+
+}  // namespace ms::views::plot
