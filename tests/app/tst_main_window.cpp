@@ -9,6 +9,7 @@
 #include "app/main_window.h"
 #include "app/structure_model.h"
 #include "tiny_model.h"
+#include "tiny_stats.h"
 
 using namespace ms;
 using namespace ms::app;
@@ -67,6 +68,49 @@ class TestMainWindow : public QObject {
     QCOMPARE(window.structureState().layer, 1);
     QVERIFY(!window.structureState().selected.has_value());
     QCOMPARE(window.structureModel()->layerOf(window.tree()->currentIndex()), 1);
+  }
+
+  void statsFollowTheTreeAndRefuseAnotherModel() {
+    const QString good = m_dir.filePath(QStringLiteral("m1-stats.safetensors"));
+    const QString other = m_dir.filePath(QStringLiteral("two-layers.safetensors"));
+    ms::test::write_tiny_mamba1_stats(good.toStdString());
+    ms::test::write_tiny_mamba1_stats(other.toStdString(), 2);
+    MainWindow window(MainWindow::Options{false, QStringLiteral("structure")});
+    QSignalSpy opened(&window, &MainWindow::modelOpened);
+    QSignalSpy statsOpened(&window, &MainWindow::statsOpened);
+    QSignalSpy statsFailed(&window, &MainWindow::statsFailed);
+    window.openModel(m_dir.filePath(QStringLiteral("m1")));
+    QTRY_COMPARE(opened.size(), 1);
+    window.openStats(good);
+    QTRY_COMPARE(statsOpened.size(), 1);
+    QVERIFY(window.stats());
+    QCOMPARE(window.view(), QStringLiteral("channel-maxima"));
+    QCOMPARE(window.channelMaximaState().layer, window.stats()->layer_with_most_outliers());
+
+    // A quant point picked in the tree becomes the view's point.
+    window.selectPoint(QuantPoint{2, Module::XProj, Site::Input});
+    QCOMPARE(window.channelMaximaState().layer, 2);
+    QVERIFY(window.channelMaximaState().module == Module::XProj);
+    window.selectPoint(QuantPoint{1, Module::OutProj, Site::Weight});  // a weight: the point stays
+    QCOMPARE(window.channelMaximaState().layer, 1);
+    QVERIFY(window.channelMaximaState().module == Module::XProj);
+
+    // Statistics of a 2-layer model: one line naming the file and both layer counts; the good
+    // statistics stay.
+    window.openStats(other);
+    QTRY_COMPARE(statsFailed.size(), 1);
+    const QString message = statsFailed.at(0).at(1).toString();
+    QVERIFY2(message.contains(other) && message.contains(QStringLiteral("2 layers")) &&
+                 message.contains(QStringLiteral("has 3")),
+             qPrintable(message));
+    QVERIFY(!message.contains(QLatin1Char('\n')));
+    QVERIFY(window.stats());
+    QCOMPARE(window.stats()->n_layers, 3);
+
+    // A new model drops the old model's statistics.
+    window.openModel(m_dir.filePath(QStringLiteral("m2")));
+    QTRY_COMPARE(opened.size(), 2);
+    QVERIFY(!window.stats());
   }
 
  private:

@@ -8,6 +8,7 @@
 #include <QtTest>
 
 #include "tiny_model.h"
+#include "tiny_stats.h"
 
 namespace {
 
@@ -57,6 +58,8 @@ class TestScreenshot : public QObject {
     QVERIFY(m_dir.isValid());
     ms::test::write_tiny_mamba1(m_dir.filePath(QStringLiteral("m1")));
     ms::test::write_tiny_mamba2(m_dir.filePath(QStringLiteral("m2")));
+    ms::test::write_tiny_mamba1_stats(m_dir.filePath(QStringLiteral("m1-stats.safetensors")).toStdString());
+    ms::test::write_tiny_mamba1_stats(m_dir.filePath(QStringLiteral("two-layers.safetensors")).toStdString(), 2);
   }
 
   void versionAndUsageNeedNoDisplay() {
@@ -109,6 +112,56 @@ class TestScreenshot : public QObject {
       for (int x = image.width() / 3; x < image.width() && !amber; ++x)
         amber = image.pixelColor(x, y).name() == QStringLiteral("#ffb43c");
     QVERIFY2(amber, "no selection outline drawn: the GL canvas is missing from the screenshot");
+  }
+
+  void channelMaximaNeedsStats() {
+    const Run r = run({m_dir.filePath(QStringLiteral("m1")), QStringLiteral("--view"), QStringLiteral("channel-maxima"),
+                       QStringLiteral("--screenshot"), m_dir.filePath(QStringLiteral("nostats.png"))},
+                      QStringLiteral("offscreen"));
+    QCOMPARE(r.exitCode, 2);
+    const QStringList lines = ourLines(r.err);
+    QCOMPARE(lines.size(), 1);
+    QVERIFY2(lines.first().contains(QStringLiteral("--stats")) &&
+                 lines.first().contains(QStringLiteral("mambascope-cli calibrate")),
+             qPrintable(lines.first()));
+  }
+
+  void channelMaxima() {
+    if (qEnvironmentVariableIsEmpty("DISPLAY"))
+      QSKIP("no DISPLAY: the GL canvas needs X (run the tests under xvfb-run -a -s '-screen 0 1600x1000x24')");
+    const QString out = m_dir.filePath(QStringLiteral("channel-maxima.png"));
+    const Run r = run({m_dir.filePath(QStringLiteral("m1")), QStringLiteral("--view"), QStringLiteral("channel-maxima"),
+                       QStringLiteral("--stats"), m_dir.filePath(QStringLiteral("m1-stats.safetensors")),
+                       QStringLiteral("--layer"), QStringLiteral("2"), QStringLiteral("--size"),
+                       QStringLiteral("1200x800"), QStringLiteral("--screenshot"), out},
+                      QStringLiteral("xcb"));
+    QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+    QImage image(out);
+    QVERIFY2(!image.isNull(), qPrintable(out));
+    QCOMPARE(image.size(), QSize(1200, 800));
+    // The heatmap drew: every layer's largest channel is 1.0 of its layer max, viridis' yellow end
+    // (#fde725, views::plot::viridis(1)), and it lies in the lower half of the canvas.
+    int yellow = 0;
+    for (int y = image.height() / 2; y < image.height(); ++y)
+      for (int x = image.width() / 3; x < image.width(); ++x)
+        if (image.pixelColor(x, y).name() == QStringLiteral("#fde725")) ++yellow;
+    QVERIFY2(yellow > 50, qPrintable(QStringLiteral("%1 heatmap maximum pixels").arg(yellow)));
+  }
+
+  void statsOfAnotherModelFailClearly() {
+    if (qEnvironmentVariableIsEmpty("DISPLAY")) QSKIP("no DISPLAY: screenshot mode needs X (run under xvfb-run)");
+    const QString out = m_dir.filePath(QStringLiteral("mismatch.png"));
+    const Run r = run({m_dir.filePath(QStringLiteral("m1")), QStringLiteral("--view"), QStringLiteral("channel-maxima"),
+                       QStringLiteral("--stats"), m_dir.filePath(QStringLiteral("two-layers.safetensors")),
+                       QStringLiteral("--screenshot"), out},
+                      QStringLiteral("xcb"));
+    QCOMPARE(r.exitCode, 1);
+    const QStringList lines = ourLines(r.err);
+    QCOMPARE(lines.size(), 1);
+    QVERIFY2(lines.first().contains(QStringLiteral("two-layers.safetensors")) &&
+                 lines.first().contains(QStringLiteral("2 layers")),
+             qPrintable(lines.first()));
+    QVERIFY(!QFile::exists(out));
   }
 
   void badModelExitsOneWithOneLine() {
