@@ -57,6 +57,13 @@ std::string thousands(int64_t v) {
   return out;
 }
 
+// Whether an item `width` wide fits on the current row, after the last item, before `right`
+// (window coordinates). Header rows wrap with it instead of overlapping on narrow canvases.
+bool fits_on_row(float width, float right) {
+  const float last = ImGui::GetItemRectMax().x - ImGui::GetWindowPos().x;
+  return last + ImGui::GetStyle().ItemSpacing.x + width <= right;
+}
+
 std::string point_label(Module m) { return std::string(module_name(m)) + ".input"; }
 
 //-------------------------------------------------------------------------------------------------
@@ -68,21 +75,32 @@ void draw_header(const StatsSnapshot& stats, const PointSeries& series, ViewStat
   const int n_layers = static_cast<int>(stats.n_layers);
   const ChannelMaxima& m = series.layers[static_cast<std::size_t>(state.layer)];
 
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float right = ImGui::GetWindowContentRegionMax().x;
+  const float button_w = ImGui::CalcTextSize("◀  Previous").x + style.FramePadding.x * 2.0f;
+  const float buttons_left = right - 2.0f * button_w - style.ItemSpacing.x;
+
+  // First row: title, the point and layer (each only when it fits before the buttons), navigation.
   ImGui::PushFont(t.title);
   ImGui::Text("Channel maxima");
   ImGui::PopFont();
-  ImGui::SameLine();
-  ImGui::AlignTextToFramePadding();
+  const std::string name = m.point.str();
   ImGui::PushFont(t.mono);
-  ImGui::TextUnformatted(m.point.str().c_str());
+  const bool name_fits = fits_on_row(ImGui::CalcTextSize(name.c_str()).x, buttons_left - 12.0f);
+  if (name_fits) {
+    ImGui::SameLine();
+    ImGui::AlignTextToFramePadding();
+    ImGui::TextUnformatted(name.c_str());
+  }
   ImGui::PopFont();
-  ImGui::SameLine();
-  ImGui::TextDisabled("·  %lld channels  ·  layer %d of %d", static_cast<long long>(series.channels), state.layer,
-                      n_layers);
-
-  const float button_w = ImGui::CalcTextSize("◀  Previous").x + ImGui::GetStyle().FramePadding.x * 2.0f;
-  const float right = ImGui::GetWindowContentRegionMax().x;
-  ImGui::SameLine(right - 2.0f * button_w - ImGui::GetStyle().ItemSpacing.x);
+  char where[96];
+  std::snprintf(where, sizeof where, "·  %lld channels  ·  layer %d of %d", static_cast<long long>(series.channels),
+                state.layer, n_layers);
+  if (name_fits && fits_on_row(ImGui::CalcTextSize(where).x, buttons_left - 12.0f)) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("%s", where);
+  }
+  ImGui::SameLine(buttons_left);
   ImGui::BeginDisabled(state.layer <= 0);
   if (ImGui::Button("◀  Previous", ImVec2(button_w, 0))) {
     --state.layer;
@@ -97,34 +115,41 @@ void draw_header(const StatsSnapshot& stats, const PointSeries& series, ViewStat
   }
   ImGui::EndDisabled();
 
-  // Second row: which point, the y scale, and where the numbers came from.
+  // Second row: which point and the y scale (wrapping on narrow canvases), then where the numbers
+  // came from when there is room.
+  const float box = ImGui::GetFrameHeight() + style.ItemInnerSpacing.x;
   ImGui::AlignTextToFramePadding();
   ImGui::TextDisabled("Point");
   for (const PointSeries& s : stats.series) {
-    ImGui::SameLine();
     const std::string label = point_label(s.module);
+    if (fits_on_row(box + ImGui::CalcTextSize(label.c_str()).x, right)) ImGui::SameLine();
     if (ImGui::RadioButton(label.c_str(), state.module == s.module) && state.module != s.module) {
       state.module = s.module;
       state.user_changed = true;
     }
   }
-  ImGui::SameLine(0.0f, 28.0f);
+  if (fits_on_row(box + ImGui::CalcTextSize("Log scale").x + 28.0f, right)) ImGui::SameLine(0.0f, 28.0f);
   ImGui::Checkbox("Log scale", &state.log_scale);
   if (stats.tokens > 0) {
     const std::string source = thousands(stats.tokens) + " calibration tokens";
-    ImGui::SameLine(right - ImGui::CalcTextSize(source.c_str()).x);
-    ImGui::TextDisabled("%s", source.c_str());
+    const float w = ImGui::CalcTextSize(source.c_str()).x;
+    if (fits_on_row(w + 24.0f, right)) {
+      ImGui::SameLine(right - w);
+      ImGui::TextDisabled("%s", source.c_str());
+    }
   }
 
-  // Third row: the numbers the plot draws.
+  // Third row: the numbers the plot draws; the outlier count wraps below when it does not fit.
   const double share = 100.0 * static_cast<double>(m.outliers.size()) / static_cast<double>(series.channels);
   ImGui::PushFont(t.mono);
   ImGui::TextDisabled("mean %s   σ %s   mean + 6σ = %s   max %s (%s × mean)", num(m.mean).c_str(), num(m.std).c_str(),
                       num(m.threshold).c_str(), num(m.max).c_str(), fmt("%.1f", m.mean > 0 ? m.max / m.mean : 0).c_str());
-  ImGui::SameLine(0.0f, 24.0f);
+  char count[64];
+  std::snprintf(count, sizeof count, "%zu outlier channel%s (%.2g %%)", m.outliers.size(),
+                m.outliers.size() == 1 ? "" : "s", share);
+  if (fits_on_row(ImGui::CalcTextSize(count).x + 24.0f, right)) ImGui::SameLine(0.0f, 24.0f);
   const ImVec4 colour = ImGui::ColorConvertU32ToFloat4(im_colour(m.outliers.empty() ? Palette::text_dim : kOutlier));
-  ImGui::TextColored(colour, "%zu outlier channel%s (%.2g %%)", m.outliers.size(), m.outliers.size() == 1 ? "" : "s",
-                     share);
+  ImGui::TextColored(colour, "%s", count);
   ImGui::PopFont();
 }
 
@@ -135,14 +160,15 @@ void draw_header(const StatsSnapshot& stats, const PointSeries& series, ViewStat
 void draw_channel_plot(const ChannelMaxima& m, const ViewState& state, ImVec2 pos, ImVec2 size) {
   const int n = static_cast<int>(m.absmax.size());
   plot::Axis x{-0.5, n - 0.5, plot::Scale::Linear, "channel", true};
-  plot::Axis y{0.0, std::max(m.max, 1e-12f) * 1.08, plot::Scale::Linear, "absmax", false};
+  // Headroom above the tallest bar for its channel label.
+  plot::Axis y{0.0, std::max(m.max, 1e-12f) * 1.12, plot::Scale::Linear, "absmax", false};
   if (state.log_scale) {
     float lo = m.max;
     for (const float v : m.absmax)
       if (v > 0.0f) lo = std::min(lo, v);
     y.scale = plot::Scale::Log;
     y.min = std::pow(10.0, std::floor(std::log10(std::max(lo, 1e-12f))));
-    y.max = std::max(m.max, 1e-12f) * 1.6;
+    y.max = std::max(m.max, 1e-12f) * 1.8;
   }
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const plot::Frame f = plot::frame(dl, pos, size, x, y);
@@ -155,8 +181,30 @@ void draw_channel_plot(const ChannelMaxima& m, const ViewState& state, ImVec2 po
   plot::bars_at(f, m.absmax.data(), outliers, im_colour(kOutlier));
   plot::hline(f, m.mean, im_colour(kMean), 1.5f);
   plot::hline(f, m.threshold, im_colour(kOutlier, 0.9f), 1.5f, true);
-  plot::line_label(f, m.threshold, im_colour(kOutlier), "mean + 6σ = " + num(m.threshold));
-  plot::line_label(f, m.mean, im_colour(kMean), "mean = " + num(m.mean));
+  // Name the largest outliers above their bars (the list has them all); skip a label that
+  // would overlap one already placed.
+  std::vector<std::pair<float, float>> placed;
+  ImFont* mono = theme().mono;
+  for (std::size_t i = 0; i < m.outliers.size() && i < 8; ++i) {
+    const OutlierChannel& o = m.outliers[i];
+    const std::string text = std::to_string(o.channel);
+    const ImVec2 ts = mono->CalcTextSizeA(mono->FontSize, FLT_MAX, 0.0f, text.c_str());
+    const float cx = (f.to_x(o.channel - 0.5) + f.to_x(o.channel + 0.5)) * 0.5f;
+    const float x0 = std::clamp(cx - ts.x * 0.5f, f.min.x + 2.0f, f.max.x - ts.x - 2.0f);
+    const float y0 = std::max(f.to_y(o.absmax) - ts.y - 3.0f, f.min.y + 1.0f);
+    bool overlaps = false;
+    for (const auto& [px, pw] : placed) overlaps |= x0 < px + pw + 6.0f && px < x0 + ts.x + 6.0f;
+    if (overlaps) continue;
+    placed.emplace_back(x0, ts.x);
+    dl->AddText(mono, mono->FontSize, ImVec2(x0, y0), im_colour(kOutlier), text.c_str());
+  }
+  // Line labels sit at the right unless an outlier bar stands there; then at the left.
+  const std::string threshold_text = "mean + 6σ = " + num(m.threshold), mean_text = "mean = " + num(m.mean);
+  const float label_left = f.max.x - std::max(plot::line_label_width(threshold_text), plot::line_label_width(mean_text));
+  bool crowded = false;
+  for (const OutlierChannel& o : m.outliers) crowded |= f.to_x(o.channel + 0.5) >= label_left;
+  plot::line_label(f, m.threshold, im_colour(kOutlier), threshold_text, crowded);
+  plot::line_label(f, m.mean, im_colour(kMean), mean_text, crowded);
 
   const int hovered = plot::hover_index(f, n);
   if (hovered >= 0) {

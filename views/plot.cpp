@@ -216,11 +216,13 @@ void band(const Frame& f, double y0, double y1, uint32_t colour) {
   f.dl->AddRectFilled(ImVec2(f.min.x, std::min(a, b)), ImVec2(f.max.x, std::max(a, b)), colour);
 }
 
-void line_label(const Frame& f, double y, uint32_t colour, const std::string& text) {
+float line_label_width(const std::string& text) { return text_size(theme().body, text).x + 16.0f; }
+
+void line_label(const Frame& f, double y, uint32_t colour, const std::string& text, bool left) {
   ImFont* font = theme().body;
   const ImVec2 ts = text_size(font, text);
   const float py = std::clamp(f.to_y(y) - ts.y - 2.0f, f.min.y + 2.0f, f.max.y - ts.y - 2.0f);
-  const ImVec2 p(f.max.x - ts.x - 8.0f, py);
+  const ImVec2 p(left ? f.min.x + 8.0f : f.max.x - ts.x - 8.0f, py);
   f.dl->AddRectFilled(ImVec2(p.x - 4.0f, p.y - 1.0f), ImVec2(p.x + ts.x + 4.0f, p.y + ts.y + 1.0f),
                       im_colour(Palette::panel, 0.85f), 3.0f);
   f.dl->AddText(font, font->FontSize, p, colour, text.c_str());

@@ -49,8 +49,10 @@ void bars(const Frame& f, const float* values, int count, uint32_t colour);
 void bars_at(const Frame& f, const float* values, const std::vector<int>& indices, uint32_t colour);
 void hline(const Frame& f, double y, uint32_t colour, float thickness, bool dashed = false);
 void band(const Frame& f, double y0, double y1, uint32_t colour);
-// Text right-aligned at the frame's right edge, just above y.
-void line_label(const Frame& f, double y, uint32_t colour, const std::string& text);
+// Text just above y, right-aligned at the frame's right edge (or left-aligned at its left edge).
+void line_label(const Frame& f, double y, uint32_t colour, const std::string& text, bool left = false);
+// Width in pixels of a line label's text.
+float line_label_width(const std::string& text);
 
 // Index of the value under the mouse (x axis = index), or -1 when the mouse is outside.
 int hover_index(const Frame& f, int count);
