@@ -19,5 +19,6 @@ Runner register_init_random(CLI::App& app);
 Runner register_calibrate(CLI::App& app);
 Runner register_bench(CLI::App& app);
 Runner register_check(CLI::App& app);
+Runner register_quantize(CLI::App& app);
 
 }  // namespace ms::cli

@@ -32,6 +32,7 @@ Examples:
   mambascope-cli generate resources/models/demo-mamba --prompt "It is a truth" -n 40
   mambascope-cli logits MODEL --text "Hello" --out logits.npy
   mambascope-cli calibrate resources/models/demo-mamba --file resources/texts/austen.txt --out stats.safetensors --max-tokens 100000
+  mambascope-cli quantize resources/models/demo-mamba --method rtn --wbits 4 --format hf --out /tmp/demo-w4
   mambascope-cli bench forward --preset mamba-130m --device cpu --out bench.json
 
 Exit status: 0 success, 1 bad input or failed operation, 2 bad usage.
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   reg(ms::cli::register_calibrate);
   reg(ms::cli::register_bench);
   reg(ms::cli::register_check);
+  reg(ms::cli::register_quantize);
   // An unknown command is named (CLI11 would only say that a subcommand is required).
   if (argc > 1 && argv[1][0] != '-') {
     std::string known;

@@ -37,7 +37,8 @@ std::pair<int64_t, int64_t> group_layout(const at::Tensor& w, const RtnSpec& spe
       if (in % spec.group_size != 0)
         throw InputError(name, "group size " + std::to_string(spec.group_size) +
                                    " does not divide the row length " + std::to_string(in) +
-                                   " of weight " + shape_str(w));
+                                   " of weight " + shape_str(w) +
+                                   " (choose a G that divides it, or leave the module out with --modules)");
       return {in / spec.group_size, spec.group_size};
   }
   return {1, in};
@@ -193,7 +194,7 @@ at::Tensor rtn_fake_quant_ref(const at::Tensor& w, const RtnSpec& spec, const st
       if (spec.symmetric) {
         const double Q = double(qmax_sym(spec.bits));
         q = std::min(std::max(q, -Q - 1), Q);
-        dst[idx] = static_cast<float>(q * s);
+        dst[idx] = static_cast<float>((q + 0.0) * s);  // integer codes: no -0, as the fast path
       } else {
         q = std::min(std::max(q + z, 0.0), double(qmax_asym(spec.bits)));
         dst[idx] = static_cast<float>((q - z) * s);
