@@ -21,6 +21,7 @@
 #include <QSettings>
 #include <QStatusBar>
 #include <QTimer>
+#include <QToolBar>
 #include <QTreeView>
 
 #include <imgui.h>
@@ -154,6 +155,14 @@ void MainWindow::createActions() {
     m_viewGroup->addAction(action);
   }
   m_viewMenu->addSeparator();
+  // The same choice one click away, above the canvas it switches.
+  QToolBar* bar = addToolBar(tr("Views"));
+  bar->setObjectName(QStringLiteral("viewToolBar"));  // saveState() keys toolbars by name
+  bar->setMovable(false);
+  bar->setToolButtonStyle(Qt::ToolButtonTextOnly);
+  bar->addActions(m_viewGroup->actions());
+  bar->addSeparator();
+  bar->addAction(m_openStats);
   for (QDockWidget* dock : findChildren<QDockWidget*>()) m_viewMenu->addAction(dock->toggleViewAction());
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));

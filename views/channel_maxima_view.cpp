@@ -292,7 +292,8 @@ void draw_heatmap(const StatsSnapshot& stats, const PointSeries& series, ViewSta
   const double per = static_cast<double>(series.channels_per_column);
   plot::Axis x{-0.5, static_cast<double>(series.channels) - 0.5, plot::Scale::Linear, "channel", true};
   // Rows top to bottom: the axis runs from the last layer (bottom) to layer 0 (top).
-  plot::Axis y{rows - 0.5, -0.5, plot::Scale::Linear, "layer", true};
+  // Rows are few and each is a target: label every one that has room.
+  plot::Axis y{rows - 0.5, -0.5, plot::Scale::Linear, "layer", true, t.mono->FontSize * 1.3f};
   const ImVec2 plot_pos(pos.x, pos.y + title_h);
   const ImVec2 plot_size(size.x - legend_w, size.y - title_h);
   const plot::Frame f = plot::frame(dl, plot_pos, plot_size, x, y);

@@ -96,7 +96,8 @@ Frame frame(ImDrawList* dl, ImVec2 pos, ImVec2 size, const Axis& x, const Axis& 
   const Theme t = theme();
   ImFont* font = t.mono;
   const float line = font->FontSize;
-  const std::vector<double> y_ticks = ticks(y, std::max(2, static_cast<int>(size.y / (line * 3.0f))));
+  const float y_spacing = y.tick_spacing > 0.0f ? y.tick_spacing : line * 3.0f;
+  const std::vector<double> y_ticks = ticks(y, std::max(2, static_cast<int>(size.y / y_spacing)));
   float label_w = 0.0f;
   for (const double v : y_ticks) label_w = std::max(label_w, text_size(font, tick_text(v, y.integer_ticks)).x);
 
@@ -119,7 +120,8 @@ Frame frame(ImDrawList* dl, ImVec2 pos, ImVec2 size, const Axis& x, const Axis& 
     const ImVec2 ts = text_size(font, s);
     dl->AddText(font, font->FontSize, ImVec2(f.min.x - 6.0f - ts.x, py - ts.y * 0.5f), tick_colour, s.c_str());
   }
-  const std::vector<double> x_ticks = ticks(x, std::max(2, static_cast<int>((f.max.x - f.min.x) / (line * 6.0f))));
+  const float x_spacing = x.tick_spacing > 0.0f ? x.tick_spacing : line * 6.0f;
+  const std::vector<double> x_ticks = ticks(x, std::max(2, static_cast<int>((f.max.x - f.min.x) / x_spacing)));
   for (const double v : x_ticks) {
     const float px = f.to_x(v);
     dl->AddLine(ImVec2(px, f.max.y), ImVec2(px, f.max.y + 4.0f), tick_colour, 1.0f);

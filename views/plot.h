@@ -19,6 +19,7 @@ struct Axis {
   Scale scale = Scale::Linear;
   std::string label;             // drawn beside the axis
   bool integer_ticks = false;    // channel indices: no fractional tick labels
+  float tick_spacing = 0.0f;     // least pixels between ticks; 0: three text lines (y), six (x)
 };
 
 // The plot's data rectangle and its mapping; made by frame(), used by the drawing calls.
