@@ -160,15 +160,17 @@ void draw_header(const StatsSnapshot& stats, const PointSeries& series, ViewStat
 void draw_channel_plot(const ChannelMaxima& m, const ViewState& state, ImVec2 pos, ImVec2 size) {
   const int n = static_cast<int>(m.absmax.size());
   plot::Axis x{-0.5, n - 0.5, plot::Scale::Linear, "channel", true};
-  // Headroom above the tallest bar for its channel label.
-  plot::Axis y{0.0, std::max(m.max, 1e-12f) * 1.12, plot::Scale::Linear, "absmax", false};
+  // The threshold always shows (how far below it the channels stay is the point of the band), with
+  // headroom above the tallest bar for its channel label.
+  const double top = std::max({static_cast<double>(m.max), m.threshold, 1e-12});
+  plot::Axis y{0.0, top * 1.12, plot::Scale::Linear, "absmax", false};
   if (state.log_scale) {
     float lo = m.max;
     for (const float v : m.absmax)
       if (v > 0.0f) lo = std::min(lo, v);
     y.scale = plot::Scale::Log;
     y.min = std::pow(10.0, std::floor(std::log10(std::max(lo, 1e-12f))));
-    y.max = std::max(m.max, 1e-12f) * 1.8;
+    y.max = top * 1.8;
   }
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const plot::Frame f = plot::frame(dl, pos, size, x, y);
@@ -311,6 +313,9 @@ void draw_heatmap(const StatsSnapshot& stats, const PointSeries& series, ViewSta
     const int row = std::clamp(static_cast<int>((mouse.y - f.min.y) / row_h), 0, rows - 1);
     const int col = std::clamp(static_cast<int>((mouse.x - f.min.x) / (f.max.x - f.min.x) * cols), 0, cols - 1);
     const float v = series.heatmap[static_cast<std::size_t>(row) * cols + col];
+    if (row != state.layer)
+      dl->AddRect(ImVec2(f.min.x, std::floor(f.min.y + row * row_h)), ImVec2(f.max.x, std::floor(f.min.y + (row + 1) * row_h)),
+                  im_colour(Palette::text, 0.6f), 0.0f, 0, 1.0f);
     ImGui::BeginTooltip();
     const long long c0 = static_cast<long long>(col * per);
     const long long c1 = std::min<long long>(static_cast<long long>((col + 1) * per), series.channels) - 1;
