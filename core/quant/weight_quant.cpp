@@ -86,6 +86,9 @@ QuantizedCheckpoint rtn_quantize_checkpoint(const Checkpoint& ck, const RtnSpec&
   QuantizedCheckpoint out;
   std::map<std::string, WeightError> errors;
   for (const auto& [key, view] : ck.tensors.tensors()) {
+    // A tied head (the state-spaces .bin stores it beside the embedding it shares) is the
+    // embedding: left out, so the export's tie_word_embeddings stays true and `check` is clean.
+    if (key == "lm_head.weight" && ck.config.tie_embeddings) continue;
     at::Tensor t = checkpoint_tensor(ck, key);
     const at::ScalarType to = dtype.value_or(t.scalar_type());
     if (targets.count(key)) {

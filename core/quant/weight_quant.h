@@ -39,8 +39,8 @@ struct WeightError {
 WeightError weight_error(const std::string& key, const at::Tensor& w, const at::Tensor& w_hat);
 
 struct QuantizedCheckpoint {
-  // Every tensor of the checkpoint, canonical key -> CPU tensor in its output dtype, in the
-  // checkpoint's key order. Quantized weights hold the dequantized values.
+  // Every tensor of the checkpoint (a tied lm_head left out), canonical key -> CPU tensor in its
+  // output dtype, in the checkpoint's key order. Quantized weights hold the dequantized values.
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   std::vector<WeightError> errors;  // one per quantized weight, forward order
 };

@@ -227,6 +227,33 @@ class TestCliQuantize : public QObject {
     QVERIFY(std::isfinite(perplexity_of(half, model + "/ppl.txt")));
   }
 
+  // The state-spaces layout exports to the same HF checkpoint as its HF twin (same weights): the
+  // tied lm_head of the .bin is not written, and check passes.
+  void stateSpacesSource() {
+    const QString a = fresh("ss-"), b = fresh("hf-");
+    const CliResult r1 = run_cli({"quantize", model_dir("mamba1-state-spaces"), "--tokenizer",
+                                  shared_tokenizer(), "--method", "rtn", "--format", "hf", "--wbits",
+                                  "4", "--out", a});
+    QVERIFY2(r1.exit_code == 0, qPrintable(r1.describe()));
+    const CliResult r2 = run_cli({"quantize", model_dir("mamba1-hf"), "--method", "rtn", "--format",
+                                  "hf", "--wbits", "4", "--out", b});
+    QVERIFY2(r2.exit_code == 0, qPrintable(r2.describe()));
+    const CliResult c = run_cli({"check", a});
+    QVERIFY2(c.exit_code == 0, qPrintable(c.describe()));
+    ms::TensorStore sa, sb;
+    ms::read_safetensors((a + "/model.safetensors").toStdString(), sa);
+    ms::read_safetensors((b + "/model.safetensors").toStdString(), sb);
+    QCOMPARE(sa.tensors().size(), sb.tensors().size());
+    for (const auto& [key, v] : sb.tensors()) {
+      const ms::TensorView* o = sa.find(key);
+      QVERIFY2(o && o->shape == v.shape && o->nbytes == v.nbytes, key.c_str());
+      QVERIFY2(std::memcmp(o->data, v.data, v.nbytes) == 0, key.c_str());
+    }
+    QCOMPARE(read_json(a + "/mambascope.json")["source"]["layout"].get<std::string>(),
+             std::string("state-spaces"));
+    QCOMPARE(read_bytes(a + "/tokenizer.json"), read_bytes(shared_tokenizer()));
+  }
+
   // --weights-only drops activation/state bits and says so.
   void weightsOnlyDrops() {
     const QString out = fresh("wo-");
