@@ -16,8 +16,9 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
   parser.setApplicationDescription(
       QStringLiteral("MambaScope: inspect and quantize Mamba language models.\n\n"
                      "Opens MODEL (a model folder, its config.json, a .safetensors or a pytorch_model.bin)\n"
-                     "and shows its layers, quant points and tensors. Without MODEL it opens the\n"
-                     "shipped demo model (a Mamba-1 trained on Jane Austen's novels)."));
+                     "and shows its layers, quant points and tensors; with --stats, the per-channel\n"
+                     "activation maxima and outlier channels of a calibration run. Without MODEL it\n"
+                     "opens the shipped demo model (a Mamba-1 trained on Jane Austen's novels)."));
   const QCommandLineOption helpOption({QStringLiteral("h"), QStringLiteral("help")},
                                       QStringLiteral("Show this help and exit."));
   const QCommandLineOption versionOption({QStringLiteral("v"), QStringLiteral("version")},
