@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
     request.output = cl.screenshot;
     request.size = cl.size;
     request.stats = cl.stats;
+    request.layer = cl.layer;
     if (!cl.select.isEmpty()) request.select = ms::QuantPoint::parse(cl.select.toStdString());
     ms::app::ScreenshotRunner runner(&window, request);
     QObject::connect(&runner, &ms::app::ScreenshotRunner::finished, &app, [&app](int code, const QString& error) {

@@ -18,6 +18,15 @@ ScreenshotRunner::ScreenshotRunner(MainWindow* window, Request request, QObject*
   connect(&m_timeout, &QTimer::timeout, this,
           [this] { fail(QStringLiteral("%1: timed out after %2 s").arg(m_request.model).arg(m_request.timeoutMs / 1000)); });
   connect(m_window, &MainWindow::modelOpened, this, [this] {
+    const int layers = static_cast<int>(m_window->snapshot()->layers.size());
+    if (m_request.layer >= layers) {  // a picture of another layer than asked would mislead
+      fail(QStringLiteral("--layer %1: %2 has %3 layers (0 to %4)")
+               .arg(m_request.layer)
+               .arg(m_request.model)
+               .arg(layers)
+               .arg(layers - 1));
+      return;
+    }
     if (m_request.select) m_window->selectPoint(*m_request.select);
     if (!m_request.stats.isEmpty()) {
       m_window->openStats(m_request.stats);

@@ -30,6 +30,7 @@ class ScreenshotRunner : public QObject {
     QSize size{1400, 900};
     std::optional<QuantPoint> select;
     QString stats;                 // opened after the model; the capture waits for it
+    int layer = -1;                // --layer: checked against the model (the window shows it)
     int timeoutMs = 120000;
   };
 

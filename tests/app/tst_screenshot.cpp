@@ -164,6 +164,20 @@ class TestScreenshot : public QObject {
     QVERIFY(!QFile::exists(out));
   }
 
+  void layerOutOfRangeFailsClearly() {
+    if (qEnvironmentVariableIsEmpty("DISPLAY")) QSKIP("no DISPLAY: screenshot mode needs X (run under xvfb-run)");
+    const QString out = m_dir.filePath(QStringLiteral("layer.png"));
+    const Run r = run({m_dir.filePath(QStringLiteral("m1")), QStringLiteral("--layer"), QStringLiteral("3"),
+                       QStringLiteral("--screenshot"), out},
+                      QStringLiteral("xcb"));
+    QCOMPARE(r.exitCode, 1);
+    const QStringList lines = ourLines(r.err);
+    QCOMPARE(lines.size(), 1);
+    QVERIFY2(lines.first().contains(QStringLiteral("--layer 3")) && lines.first().contains(QStringLiteral("3 layers")),
+             qPrintable(lines.first()));
+    QVERIFY(!QFile::exists(out));
+  }
+
   void badModelExitsOneWithOneLine() {
     if (qEnvironmentVariableIsEmpty("DISPLAY")) QSKIP("no DISPLAY: screenshot mode needs X (run under xvfb-run)");
     const QString out = m_dir.filePath(QStringLiteral("bad.png"));
