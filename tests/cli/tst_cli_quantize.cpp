@@ -2,8 +2,10 @@
 // W8 and W4 (and asymmetric group-wise) exports of the Mamba-1 and Mamba-2 fixtures pass `check`,
 // hold exactly the contract's RTN of the original weights (recomputed here with plain fp32 loops
 // from the contract's formula, an independent check of core/quant/rtn.cpp), keep every other tensor
-// byte for byte, give perplexities ordered float ~ W8 < W4, record the scheme in mambascope.json,
-// and load in HF transformers without warnings to the same logits as ours. Bad usage is refused
+// byte for byte, keep perplexity within 1% at W8 while W4 moves the logits more (and, on the
+// trained demo models, the perplexity), record the scheme in mambascope.json, and load in HF
+// transformers without warnings to the same logits as ours. The state-spaces layout exports to
+// the same checkpoint as its HF twin. Bad usage is refused
 // with one line and nothing left behind.
 #include "cli_test_util.h"
 
@@ -65,6 +67,17 @@ bool is_quantized_key(const std::string& hf_key, const QStringList& modules) {
   for (const QString& m : modules)
     if (QString::fromStdString(hf_key).endsWith(".mixer." + m + ".weight")) return true;
   return false;
+}
+
+ms::NpyArray logits_of(const QString& model, const QString& ids, const QStringList& extra) {
+  QTemporaryDir tmp;
+  const QString file = tmp.filePath("l.npy");
+  const CliResult r = run_cli(QStringList{"logits", model, "--ids", ids, "--out", file, "--device", "cpu"} + extra);
+  if (r.exit_code != 0) {
+    QTest::qFail(qPrintable("logits failed: " + r.describe()), __FILE__, __LINE__);
+    return {};
+  }
+  return ms::read_npy_f32(file.toStdString());
 }
 
 double perplexity_of(const QString& model, const QString& text) {
@@ -138,19 +151,25 @@ class TestCliQuantize : public QObject {
 
   void roundTrip_data() {
     QTest::addColumn<QString>("fixture");
-    QTest::addColumn<QStringList>("modules");  // those the architecture has
-    for (const char* f : {"mamba1-hf", "mamba2-hf"})
+    QTest::addColumn<QStringList>("modules");      // those the architecture has
+    QTest::addColumn<QStringList>("logits_args");  // what makes our logits HF's semantics
+    for (const char* f : {"mamba1-hf", "mamba2-hf", "falcon-mamba-hf", "mamba2-g2-hf"})
       QTest::newRow(f) << QString(f)
                        << (QString(f).startsWith("mamba2") ? QStringList{"in_proj", "out_proj"}
-                                                           : QStringList{"in_proj", "x_proj", "dt_proj", "out_proj"});
+                                                           : QStringList{"in_proj", "x_proj", "dt_proj", "out_proj"})
+                       // G = 2: HF transformers 5.x normalises the gated norm over all E.
+                       << (QString(f) == "mamba2-g2-hf" ? QStringList{"--gated-norm", "full"} : QStringList{});
   }
   void roundTrip() {
     QFETCH(QString, fixture);
     QFETCH(QStringList, modules);
+    QFETCH(QStringList, logits_args);
     const QString model = model_dir(fixture);
     const QString text = model + "/ppl.txt";
     const double ppl_float = perplexity_of(model, text);
-    double ppl[9] = {};
+    double ppl[9] = {}, damage[9] = {};
+    const json e = read_json(model + "/expected.json");
+    const ms::NpyArray float_logits = logits_of(model, join_ids(e["ids"], ","), logits_args);
     for (int bits : {8, 4}) {
       const QString out = fresh(fixture + "-w" + QString::number(bits) + "-");
       const CliResult q = run_cli({"quantize", model, "--method", "rtn", "--format", "hf",
@@ -164,8 +183,13 @@ class TestCliQuantize : public QObject {
       compare_weights(model, out, bits, true, 0, modules);
       if (QTest::currentTestFailed()) return;
       QCOMPARE(read_bytes(out + "/tokenizer.json"), read_bytes(model + "/tokenizer.json"));
-      // (c) perplexity.
+      // (c) perplexity, and the damage to the logits (mean |Δ|) against the float model.
       ppl[bits] = perplexity_of(out, text);
+      const ms::NpyArray q_logits = logits_of(out, join_ids(e["ids"], ","), logits_args);
+      QCOMPARE(q_logits.shape, float_logits.shape);
+      for (size_t i = 0; i < q_logits.data.size(); ++i)
+        damage[bits] += std::fabs(double(q_logits.data[i]) - float_logits.data[i]);
+      damage[bits] /= double(q_logits.data.size());
       // (d) the scheme.
       const json s = read_json(out + "/mambascope.json");
       QCOMPARE(s["methods"], json::array({"rtn"}));
@@ -191,13 +215,17 @@ class TestCliQuantize : public QObject {
         QVERIFY(w["mse"].get<double>() > 0 && w["max_abs_error"].get<double>() > 0);
       }
       // (e) HF transformers loads it without warnings and agrees with us.
-      hf_agrees(model, out);
+      hf_agrees(model, out, logits_args);
       if (QTest::currentTestFailed()) return;
     }
-    qInfo("%s perplexity: float %.4f, W8 %.4f (%+.3f%%), W4 %.4f (%+.3f%%)", qPrintable(fixture),
-          ppl_float, ppl[8], 100 * (ppl[8] / ppl_float - 1), ppl[4], 100 * (ppl[4] / ppl_float - 1));
+    qInfo("%s perplexity: float %.4f, W8 %.4f (%+.3f%%), W4 %.4f (%+.3f%%); mean |dlogit| W8 %.2e, "
+          "W4 %.2e", qPrintable(fixture), ppl_float, ppl[8], 100 * (ppl[8] / ppl_float - 1), ppl[4],
+          100 * (ppl[4] / ppl_float - 1), damage[8], damage[4]);
     QVERIFY(std::fabs(ppl[8] / ppl_float - 1) < kW8PerplexityRel);
-    QVERIFY(std::fabs(ppl[4] - ppl_float) > std::fabs(ppl[8] - ppl_float));
+    // The fixtures are random models near uniform perplexity, where W4 may move perplexity either
+    // way by chance (mamba2-g2-hf: -0.02% at W4, -0.06% at W8); the logits show the ordering
+    // reliably. Perplexity ordering is asserted on the trained demo models (demoModels).
+    QVERIFY(damage[4] > 4 * damage[8]);
   }
 
   // Asymmetric group-wise codes and a subset of modules, exactly; fp16 storage passes check.
@@ -225,6 +253,40 @@ class TestCliQuantize : public QObject {
       if (k != "__metadata__") QCOMPARE(v["dtype"].get<std::string>(), std::string("F16"));
     QCOMPARE(read_json(half + "/config.json")["dtype"].get<std::string>(), std::string("float16"));
     QVERIFY(std::isfinite(perplexity_of(half, model + "/ppl.txt")));
+  }
+
+  // The trained demo models (resources/models): W8 within 0.1% of float perplexity, W4 further
+  // away, on the first 50,000 bytes of Moby-Dick (10,000 bytes are too few: demo-mamba W4 moved
+  // +0.07% there against W8 -0.08%).
+  void demoModels_data() {
+    QTest::addColumn<QString>("name");
+    QTest::newRow("demo-mamba") << "demo-mamba";
+    QTest::newRow("demo-mamba2") << "demo-mamba2";
+  }
+  void demoModels() {
+    QFETCH(QString, name);
+    const QString model = QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/resources/models/" + name;
+    const QString text = tmp_.filePath("moby50k.txt");
+    if (!QFileInfo::exists(text)) {
+      QByteArray bytes = read_bytes(QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/resources/texts/moby-dick.txt").left(50000);
+      while (!bytes.isEmpty() && (uchar(bytes.back()) & 0xC0) == 0x80) bytes.chop(1);  // whole UTF-8
+      if (!bytes.isEmpty() && uchar(bytes.back()) >= 0xC0) bytes.chop(1);
+      QVERIFY(write_bytes(text, bytes));
+    }
+    const double ppl_float = perplexity_of(model, text);
+    double ppl[9] = {};
+    for (int bits : {8, 4}) {
+      const QString out = fresh(name + "-w" + QString::number(bits) + "-");
+      const CliResult q = run_cli({"quantize", model, "--method", "rtn", "--format", "hf", "--wbits",
+                                   QString::number(bits), "--out", out});
+      QVERIFY2(q.exit_code == 0, qPrintable(q.describe()));
+      ppl[bits] = perplexity_of(out, text);
+    }
+    qInfo("%s perplexity (Moby-Dick, 50 kB): float %.4f, W8 %.4f (%+.3f%%), W4 %.4f (%+.3f%%)",
+          qPrintable(name), ppl_float, ppl[8], 100 * (ppl[8] / ppl_float - 1), ppl[4],
+          100 * (ppl[4] / ppl_float - 1));
+    QVERIFY(std::fabs(ppl[8] / ppl_float - 1) < 0.001);
+    QVERIFY(std::fabs(ppl[4] - ppl_float) > 2 * std::fabs(ppl[8] - ppl_float));
   }
 
   // The state-spaces layout exports to the same HF checkpoint as its HF twin (same weights): the
@@ -317,7 +379,7 @@ class TestCliQuantize : public QObject {
   }
 
  private:
-  void hf_agrees(const QString& model, const QString& out) {
+  void hf_agrees(const QString& model, const QString& out, const QStringList& logits_args) {
     const QString python = QStringLiteral(MAMBASCOPE_PYTHON);
     if (python.isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: HF transformers parity not checked");
     const json e = read_json(model + "/expected.json");
@@ -341,7 +403,8 @@ class TestCliQuantize : public QObject {
       if (m.contains("fast path", Qt::CaseInsensitive)) continue;
       QFAIL(qPrintable("transformers warned while loading " + out + ": " + m));
     }
-    const CliResult r = run_cli({"logits", out, "--ids", ids, "--out", ours_npy, "--device", "cpu"});
+    const CliResult r = run_cli(QStringList{"logits", out, "--ids", ids, "--out", ours_npy, "--device", "cpu"} +
+                                logits_args);
     QVERIFY2(r.exit_code == 0, qPrintable(r.describe()));
     const auto ref = ms::read_npy_f32(ref_npy.toStdString());
     const auto got = ms::read_npy_f32(ours_npy.toStdString());
