@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -69,6 +70,10 @@ DType to_dtype(at::ScalarType t) {
 const char* hf_dtype_name(at::ScalarType t) {
   return t == at::kFloat ? "float32" : t == at::kHalf ? "float16" : "bfloat16";
 }
+
+// Ctrl+C stops between tensors; the temporary directory is removed and nothing is left behind.
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_sigint(int) { g_interrupted = 1; }
 
 json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
@@ -162,9 +167,18 @@ Runner register_quantize(CLI::App& app) {
     fs::path tmp = parent / ("." + out.filename().string() + ".tmp-" + std::to_string(getpid()));
     fs::remove_all(tmp);
     json summary;
+    // Installed before the temporary directory exists, restored on every path out.
+    struct SigintGuard {
+      void (*previous)(int) = std::signal(SIGINT, on_sigint);
+      ~SigintGuard() { std::signal(SIGINT, previous); }
+    } guard;
     try {
       fs::create_directory(tmp);
-      QuantizedCheckpoint q = rtn_quantize_checkpoint(ck, spec, modules, dtype);
+      ProgressFn bar = progress_reporter("quantize");
+      QuantizedCheckpoint q = rtn_quantize_checkpoint(ck, spec, modules, dtype, [&](int64_t d, int64_t t) {
+        bar(d, t);
+        return g_interrupted == 0;
+      });
       // Weights, in HF names.
       std::vector<TensorToWrite> files;
       std::set<at::ScalarType> stored_types;

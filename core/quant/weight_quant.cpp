@@ -66,9 +66,10 @@ at::Tensor checkpoint_tensor(const Checkpoint& ck, const std::string& key) {
   return at::from_blob(const_cast<std::byte*>(v.data), v.shape, at::TensorOptions().dtype(t)).clone();
 }
 
-QuantizedCheckpoint rtn_quantize_checkpoint(const Checkpoint& ck, const RtnSpec& spec,
-                                            const std::vector<Module>& modules,
-                                            std::optional<at::ScalarType> dtype) {
+QuantizedCheckpoint rtn_quantize_checkpoint(
+    const Checkpoint& ck, const RtnSpec& spec, const std::vector<Module>& modules,
+    std::optional<at::ScalarType> dtype,
+    const std::function<bool(int64_t done, int64_t total)>& progress) {
   spec.validate();
   std::set<std::string> targets;
   std::vector<std::string> order;  // forward order for the report
@@ -85,6 +86,7 @@ QuantizedCheckpoint rtn_quantize_checkpoint(const Checkpoint& ck, const RtnSpec&
                                           std::string(arch_name(ck.config.arch)) + " model");
   QuantizedCheckpoint out;
   std::map<std::string, WeightError> errors;
+  int64_t done = 0;
   for (const auto& [key, view] : ck.tensors.tensors()) {
     // A tied head (the state-spaces .bin stores it beside the embedding it shares) is the
     // embedding: left out, so the export's tie_word_embeddings stays true and `check` is clean.
@@ -98,6 +100,8 @@ QuantizedCheckpoint rtn_quantize_checkpoint(const Checkpoint& ck, const RtnSpec&
     } else {
       out.tensors.emplace_back(key, t.to(to));
     }
+    const int64_t total = int64_t(ck.tensors.tensors().size());
+    if (progress && !progress(++done, total)) throw Cancelled();
   }
   for (const std::string& k : order) out.errors.push_back(errors.at(k));
   return out;

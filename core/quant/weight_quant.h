@@ -8,6 +8,7 @@
 // Not here: writing files (core/cli/cmd_quantize.cpp), GPTQ and transforms (later increments).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -48,9 +49,11 @@ struct QuantizedCheckpoint {
 // `dtype`: the stored dtype of every float tensor (fp32/fp16/bf16); nullopt keeps each tensor's
 // own. Modules the architecture lacks (x_proj, dt_proj in Mamba-2) are skipped. The error metrics
 // compare the source weight with what is stored (so a narrower dtype's rounding counts too).
-QuantizedCheckpoint rtn_quantize_checkpoint(const Checkpoint& checkpoint, const RtnSpec& spec,
-                                            const std::vector<Module>& modules,
-                                            std::optional<at::ScalarType> dtype);
+// `progress(done, total)` (tensors) is called after each tensor; returning false throws Cancelled.
+QuantizedCheckpoint rtn_quantize_checkpoint(
+    const Checkpoint& checkpoint, const RtnSpec& spec, const std::vector<Module>& modules,
+    std::optional<at::ScalarType> dtype,
+    const std::function<bool(int64_t done, int64_t total)>& progress = {});
 
 // A checkpoint tensor as an owning CPU at::Tensor in its stored dtype.
 at::Tensor checkpoint_tensor(const Checkpoint& checkpoint, const std::string& key);

@@ -331,6 +331,17 @@ class TestRtn : public QObject {
     QCOMPARE(h.errors.size(), size_t(ck.config.n_layer));
     for (const auto& [key, t] : h.tensors) QCOMPARE(t.scalar_type(), at::kHalf);
     QVERIFY(h.errors[0].sqnr_db > 35 && h.errors[0].sqnr_db < 55);  // ~6 dB a bit at W8
+    // Progress counts tensors; returning false cancels.
+    int64_t calls = 0, last_total = 0;
+    rtn_quantize_checkpoint(ck, s, default_weight_modules(), std::nullopt, [&](int64_t d, int64_t t) {
+      ++calls;
+      last_total = t;
+      return d <= t;
+    });
+    QCOMPARE(calls, int64_t(ck.tensors.tensors().size()));
+    QCOMPARE(last_total, calls);
+    QVERIFY_THROWS_EXCEPTION(Cancelled, rtn_quantize_checkpoint(ck, s, default_weight_modules(), std::nullopt,
+                                                                [](int64_t d, int64_t) { return d < 3; }));
   }
 
   // Same bits on CUDA as on the CPU (tensor/tensor divisions; rtn.h).
