@@ -1,14 +1,13 @@
 // `init-random --preset NAME --out DIR [--seed N] [--layout hf|state-spaces] [--dtype ...]`:
 // a random-init checkpoint with a released model's exact shapes. The directory appears whole or
 // not at all: it is written beside its final name, then renamed.
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 
 #include "core/cli/commands.h"
 #include "core/cli/common.h"
 #include "core/engine/random_init.h"
+#include "core/io/atomic_dir.h"
 #include "core/util/error.h"
 
 namespace ms::cli {
@@ -46,33 +45,13 @@ Runner register_init_random(CLI::App& app) {
     }
     if (a->preset.empty() || a->out.empty()) throw UsageError("init-random needs --preset and --out");
     const Preset& preset = find_preset(a->preset);
-    fs::path out = fs::path(a->out);
-    if (out.filename().empty()) out = out.parent_path();  // "dir/" -> "dir"
-    fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
-    if (!fs::is_directory(parent))
-      throw InputError(parent.string(), "output directory does not exist");
-    if (fs::exists(out)) throw InputError(out.string(), "already exists; choose a new --out");
+    const fs::path out = prepare_output_directory(a->out);
     at::ScalarType dtype = a->dtype == "fp32" ? at::kFloat : a->dtype == "fp16" ? at::kHalf
                                                                                 : at::kBFloat16;
-    fs::path tmp = parent / ("." + out.filename().string() + ".tmp-" + std::to_string(getpid()));
-    fs::remove_all(tmp);
-    try {
+    write_directory_atomically(out, [&](const fs::path& tmp) {
       RandomModel m = random_model(preset.config, a->seed, dtype);
       m.write(tmp, a->layout == "hf" ? Layout::HF : Layout::StateSpaces, dtype);
-      fs::rename(tmp, out);
-    } catch (const InputError& e) {
-      std::error_code ec;
-      fs::remove_all(tmp, ec);
-      // Name the directory the user asked for, not our temporary one.
-      std::string msg = e.what(), t = tmp.string();
-      for (size_t at = msg.find(t); at != std::string::npos; at = msg.find(t))
-        msg.replace(at, t.size(), out.string());
-      throw InputError("", msg);
-    } catch (...) {
-      std::error_code ec;
-      fs::remove_all(tmp, ec);
-      throw;
-    }
+    });
     std::fprintf(stderr, "wrote %s (%s, %s layout, %s, seed %llu)\n", out.string().c_str(),
                  preset.name.c_str(), a->layout.c_str(), a->dtype.c_str(),
                  (unsigned long long)a->seed);

@@ -7,7 +7,6 @@
 // hidden sibling, then renamed.
 //
 // Not yet: transforms, GPTQ, --format packed|gguf (refused with a message saying so).
-#include <unistd.h>
 
 #include <cmath>
 #include <csignal>
@@ -22,6 +21,7 @@
 
 #include "core/cli/commands.h"
 #include "core/cli/common.h"
+#include "core/io/atomic_dir.h"
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/quant/weight_quant.h"
@@ -141,11 +141,7 @@ Runner register_quantize(CLI::App& app) {
     if (!a->dtype.empty())
       dtype = a->dtype == "fp32" ? at::kFloat : a->dtype == "fp16" ? at::kHalf : at::kBFloat16;
 
-    fs::path out = fs::path(a->out);
-    if (out.filename().empty()) out = out.parent_path();  // "dir/" -> "dir"
-    fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
-    if (!fs::is_directory(parent)) throw InputError(parent.string(), "output directory does not exist");
-    if (fs::exists(out)) throw InputError(out.string(), "already exists; choose a new --out");
+    const fs::path out = prepare_output_directory(a->out);
 
     Checkpoint ck = open_checkpoint(a->model);
     // Recorded as quantized: the requested modules this architecture has (Mamba-2 lacks x_proj and
@@ -164,16 +160,13 @@ Runner register_quantize(CLI::App& app) {
       tokenizer = ck.tokenizer_file;
     }
 
-    fs::path tmp = parent / ("." + out.filename().string() + ".tmp-" + std::to_string(getpid()));
-    fs::remove_all(tmp);
     json summary;
     // Installed before the temporary directory exists, restored on every path out.
     struct SigintGuard {
       void (*previous)(int) = std::signal(SIGINT, on_sigint);
       ~SigintGuard() { std::signal(SIGINT, previous); }
     } guard;
-    try {
-      fs::create_directory(tmp);
+    write_directory_atomically(out, [&](const fs::path& tmp) {
       ProgressFn bar = progress_reporter("quantize");
       QuantizedCheckpoint q = rtn_quantize_checkpoint(ck, spec, modules, dtype, [&](int64_t d, int64_t t) {
         bar(d, t);
@@ -252,20 +245,7 @@ Runner register_quantize(CLI::App& app) {
                   {"dropped", dropped}};
       write_file_atomic(tmp / "mambascope.json", scheme.dump(2) + "\n");
       write_file_atomic(tmp / "report.json", report.dump(2) + "\n");
-      fs::rename(tmp, out);
-    } catch (const InputError& e) {
-      std::error_code ec;
-      fs::remove_all(tmp, ec);
-      // Name the directory the user asked for, not our temporary one.
-      std::string msg = e.what(), t = tmp.string();
-      for (size_t at = msg.find(t); at != std::string::npos; at = msg.find(t))
-        msg.replace(at, t.size(), out.string());
-      throw InputError("", msg);
-    } catch (...) {
-      std::error_code ec;
-      fs::remove_all(tmp, ec);
-      throw;
-    }
+    });
     if (a->json)
       std::printf("%s\n", summary.dump().c_str());
     else
