@@ -1,10 +1,13 @@
 // Weight loading and the block forwards. Shapes beside each step; symbols in glossary.h.
 #include "core/engine/mamba_model.h"
 
+#include <functional>
+
 #include <ATen/ATen.h>
 
 #include "core/engine/observer.h"
 #include "core/engine/scan_ref.h"
+#include "core/engine/weight_set.h"
 #include "core/util/error.h"
 
 namespace ms {
@@ -19,19 +22,23 @@ at::ScalarType storage_type(DType d, const std::string& key) {
   }
 }
 
-class Loader {
- public:
-  Loader(const Checkpoint& ck, const EngineOptions& o) : ck_(ck), o_(o) {}
+}  // namespace
 
-  // Copies a mapped tensor to the device in `dtype`; undefined when absent and optional.
+// Where load() takes its tensors from: a mapped checkpoint or an in-memory WeightSet. `host(key)`
+// returns a CPU tensor (a view of the mapping or the set's own), undefined when absent.
+class WeightSource {
+ public:
+  using HostFn = std::function<at::Tensor(const std::string&)>;
+  WeightSource(HostFn host, std::string source, const EngineOptions& o)
+      : host_(std::move(host)), source_(std::move(source)), o_(o) {}
+
+  // Copies a tensor to the device in `dtype`; undefined when absent and optional.
   at::Tensor get(const std::string& key, at::ScalarType dtype, bool optional = false) const {
-    const TensorView* v = ck_.tensors.find(key);
-    if (!v) {
+    at::Tensor host = host_(key);
+    if (!host.defined()) {
       if (optional) return {};
-      throw InputError(ck_.dir.string(), "tensor '" + key + "' is missing");
+      throw InputError(source_, "tensor '" + key + "' is missing");
     }
-    at::Tensor host = at::from_blob(const_cast<std::byte*>(v->data), v->shape,
-                                    at::TensorOptions().dtype(storage_type(v->dtype, key)));
     // A copy, always: the mapping may go away, and the engine owns its weights.
     return host.to(o_.device, dtype, /*non_blocking=*/false, /*copy=*/true);
   }
@@ -43,9 +50,12 @@ class Loader {
   }
 
  private:
-  const Checkpoint& ck_;
+  HostFn host_;
+  std::string source_;
   const EngineOptions& o_;
 };
+
+namespace {
 
 // HF's RMSNorm: normalise in fp32, cast back to the input dtype, then scale by the weight.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
@@ -85,10 +95,32 @@ bool wants(Observer* obs, int64_t layer, Module m, Site s) {
 }  // namespace
 
 std::unique_ptr<MambaModel> MambaModel::load(const Checkpoint& ck, const EngineOptions& options) {
+  WeightSource L(
+      [&ck](const std::string& key) -> at::Tensor {
+        const TensorView* v = ck.tensors.find(key);
+        if (!v) return {};
+        return at::from_blob(const_cast<std::byte*>(v->data), v->shape,
+                             at::TensorOptions().dtype(storage_type(v->dtype, key)));
+      },
+      ck.dir.string(), options);
+  return load_from(ck.config, L, options);
+}
+
+std::unique_ptr<MambaModel> MambaModel::load(const WeightSet& weights, const EngineOptions& options) {
+  WeightSource L(
+      [&weights](const std::string& key) -> at::Tensor {
+        const at::Tensor* t = weights.find(key);
+        return t ? *t : at::Tensor();
+      },
+      "the weight set", options);
+  return load_from(weights.config, L, options);
+}
+
+std::unique_ptr<MambaModel> MambaModel::load_from(const ModelConfig& config, const WeightSource& L,
+                                                  const EngineOptions& options) {
   if (options.dtype != at::kFloat && options.dtype != at::kBFloat16)
     throw UsageError("the engine computes in fp32 or bf16");
-  std::unique_ptr<MambaModel> m(new MambaModel(ck.config, options));
-  Loader L(ck, options);
+  std::unique_ptr<MambaModel> m(new MambaModel(config, options));
   const ModelConfig& c = m->config_;
   m->embedding_ = L.compute("embedding.weight");
   m->norm_f_ = L.compute("norm_f.weight");

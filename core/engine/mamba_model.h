@@ -20,6 +20,8 @@
 namespace ms {
 
 class Observer;
+class WeightSource;
+struct WeightSet;
 
 struct EngineOptions {
   c10::Device device = c10::Device(c10::kCPU);
@@ -54,6 +56,8 @@ class MambaModel {
   // Copies (and converts) the checkpoint's tensors to the device. Throws InputError on anything
   // the checkpoint lacks (open_checkpoint has already checked shapes).
   static std::unique_ptr<MambaModel> load(const Checkpoint& checkpoint, const EngineOptions& options);
+  // The same from tensors in memory (a transformed or quantized model); the config is the set's.
+  static std::unique_ptr<MambaModel> load(const WeightSet& weights, const EngineOptions& options);
 
   const ModelConfig& config() const { return config_; }
   const EngineOptions& options() const { return options_; }
@@ -72,6 +76,8 @@ class MambaModel {
 
  private:
   MambaModel(ModelConfig config, EngineOptions options) : config_(config), options_(options) {}
+  static std::unique_ptr<MambaModel> load_from(const ModelConfig& config, const WeightSource& source,
+                                               const EngineOptions& options);
   at::Tensor mamba1_block(int64_t i, const at::Tensor& h, RecurrentState* st, Observer* obs) const;
   at::Tensor mamba2_block(int64_t i, const at::Tensor& h, RecurrentState* st, Observer* obs) const;
 
