@@ -13,6 +13,7 @@
 #include "core/io/mapped_file.h"
 #include "core/util/bytes.h"
 #include "core/util/error.h"
+#include "core/util/quote.h"
 
 namespace ms {
 
@@ -266,7 +267,7 @@ std::size_t scalar_size(GgufType t) {
 }
 
 GgufValue read_value(Cursor& c, uint32_t raw_type, const std::string& key, int depth) {
-  if (raw_type > uint32_t(GgufType::F64)) c.fail("key '" + key + "': unknown value type " + std::to_string(raw_type));
+  if (raw_type > uint32_t(GgufType::F64)) c.fail("key " + quote_name(key) + ": unknown value type " + std::to_string(raw_type));
   GgufValue v;
   v.type = GgufType(raw_type);
   switch (v.type) {
@@ -287,19 +288,19 @@ GgufValue read_value(Cursor& c, uint32_t raw_type, const std::string& key, int d
     }
     case GgufType::Bool: {
       v.u = c.uint(1, "a value");
-      if (v.u > 1) c.fail("key '" + key + "': a bool holds " + std::to_string(v.u));
+      if (v.u > 1) c.fail("key " + quote_name(key) + ": a bool holds " + std::to_string(v.u));
       break;
     }
     case GgufType::String: v.s = c.string("a string value"); break;
     case GgufType::Array: {
-      if (depth >= kMaxArrayDepth) c.fail("key '" + key + "': arrays nested too deep");
+      if (depth >= kMaxArrayDepth) c.fail("key " + quote_name(key) + ": arrays nested too deep");
       const uint32_t et = uint32_t(c.uint(4, "an array type"));
-      if (et > uint32_t(GgufType::F64)) c.fail("key '" + key + "': unknown array element type " + std::to_string(et));
+      if (et > uint32_t(GgufType::F64)) c.fail("key " + quote_name(key) + ": unknown array element type " + std::to_string(et));
       v.elem_type = GgufType(et);
       const uint64_t count = c.uint(8, "an array count");
       // Every element takes at least scalar_size bytes: a count the file cannot hold is a lie.
       if (count > c.left() / scalar_size(v.elem_type))
-        c.fail("key '" + key + "': array of " + std::to_string(count) + " elements cannot fit in the " +
+        c.fail("key " + quote_name(key) + ": array of " + std::to_string(count) + " elements cannot fit in the " +
                std::to_string(c.left()) + " bytes left");
       v.arr.reserve(std::size_t(count));
       for (uint64_t k = 0; k < count; ++k) v.arr.push_back(read_value(c, et, key, depth + 1));
@@ -328,7 +329,7 @@ GgufFile parse_gguf(const std::byte* data, std::size_t size, const std::string& 
   std::set<std::string> keys;
   for (uint64_t k = 0; k < n_kv; ++k) {
     std::string key = c.string("a key");
-    if (!keys.insert(key).second) c.fail("duplicate key '" + key + "'");
+    if (!keys.insert(key).second) c.fail("duplicate key " + quote_name(key));
     const uint32_t t = uint32_t(c.uint(4, "a value type"));
     f.kv.emplace_back(key, read_value(c, t, key, 0));
   }
@@ -342,25 +343,25 @@ GgufFile parse_gguf(const std::byte* data, std::size_t size, const std::string& 
   for (uint64_t k = 0; k < n_tensors; ++k) {
     GgufTensorInfo t;
     t.name = c.string("a tensor name");
-    if (!names.insert(t.name).second) c.fail("duplicate tensor '" + t.name + "'");
+    if (!names.insert(t.name).second) c.fail("duplicate tensor " + quote_name(t.name));
     const uint32_t n_dims = uint32_t(c.uint(4, "a tensor's dimension count"));
     if (n_dims == 0 || n_dims > kMaxDims)
-      c.fail("tensor '" + t.name + "' has " + std::to_string(n_dims) + " dimensions (1 to 4)");
+      c.fail("tensor " + quote_name(t.name) + " has " + std::to_string(n_dims) + " dimensions (1 to 4)");
     uint64_t numel = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       const uint64_t ne = c.uint(8, "a tensor dimension");
       if (ne == 0 || ne > (uint64_t(1) << 40) || numel > (uint64_t(1) << 50) / ne)
-        c.fail("tensor '" + t.name + "' has an impossible dimension " + std::to_string(ne));
+        c.fail("tensor " + quote_name(t.name) + " has an impossible dimension " + std::to_string(ne));
       numel *= ne;
       t.ne.push_back(int64_t(ne));
     }
     t.type = uint32_t(c.uint(4, "a tensor type"));
     t.offset = c.uint(8, "a tensor offset");
-    if (t.offset % f.alignment) c.fail("tensor '" + t.name + "' is not aligned to " + std::to_string(f.alignment));
+    if (t.offset % f.alignment) c.fail("tensor " + quote_name(t.name) + " is not aligned to " + std::to_string(f.alignment));
     if (t.type == 0 || t.type == 1 || t.type == 2 || t.type == 8) {
       t.nbytes = ggml_row_size(GgmlType(t.type), t.ne[0]) * std::size_t(numel / uint64_t(t.ne[0]));
       if (t.nbytes == 0)
-        c.fail("tensor '" + t.name + "': a " + ggml_type_name(t.type) + " row of " +
+        c.fail("tensor " + quote_name(t.name) + ": a " + ggml_type_name(t.type) + " row of " +
                std::to_string(t.ne[0]) + " is not a whole number of 32-element blocks");
     }
     f.tensors.push_back(std::move(t));
@@ -374,7 +375,7 @@ GgufFile parse_gguf(const std::byte* data, std::size_t size, const std::string& 
     // Unknown types: size unknown; the tensor runs to the next tensor's start (read opaquely).
     if (t.nbytes == 0) continue;
     if (t.offset > data_size || t.nbytes > data_size - t.offset)
-      throw InputError(source, "tensor '" + t.name + "' (" + std::to_string(t.nbytes) +
+      throw InputError(source, "tensor " + quote_name(t.name) + " (" + std::to_string(t.nbytes) +
                                    " bytes at data offset " + std::to_string(t.offset) +
                                    ") lies past the end of the file");
     t.data = data + data_start + t.offset;

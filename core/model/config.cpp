@@ -22,6 +22,12 @@ namespace {
 using nlohmann::json;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// Bounds on what a config.json may claim, so that a hostile one can neither overflow the size
+// arithmetic nor make expected_tensors() allocate per layer without end (issue 9, found by
+// tests/fuzz/fuzz_config). Real models: at most 64 layers and 7.3e9 parameters.
+constexpr int64_t kMaxDimension = int64_t{1} << 24;
+constexpr int64_t kMaxLayers = 4096;
+constexpr __int128 kMaxParameters = __int128{1} << 40;
 
 // Python's json module writes the non-standard literals Infinity, -Infinity and NaN (HF configs
 // of Mamba-2 carry `"time_step_limit": [0.0, Infinity]`). Replace them, outside strings, with
@@ -123,7 +129,9 @@ class ConfigReader {
       throw InputError(source_, std::string("'") + key + "' must be a positive integer (got " +
                                     v.dump() + ")");
     int64_t x = v.get<int64_t>();
-    if (x > (int64_t{1} << 31))
+    // Far above any real size (vocabularies ~256k, d_model ~8k), and it keeps derive()'s
+    // products (E = expand * d, 2E + 2GN + H) inside int64; the fuzzer found the overflow.
+    if (x > kMaxDimension)
       throw InputError(source_, std::string("'") + key + "' is implausibly large (" +
                                     std::to_string(x) + ")");
     return x;
@@ -310,6 +318,29 @@ void ModelConfig::derive() {
   padded_vocab = (vocab_size + m - 1) / m * m;
 }
 
+namespace {
+// In 128 bits, so that validate() can refuse a total above kMaxParameters before anything
+// multiplies the sizes in int64 (each size is at most 2^24; their products are not bounded).
+__int128 count_parameters(const ModelConfig& c) {
+  const __int128 d = c.d_model, E = c.d_inner, rows = c.in_proj_rows, conv = c.conv_dim;
+  __int128 per_layer = d;  // block norm
+  per_layer += rows * d + (c.proj_bias ? rows : 0);
+  per_layer += conv * c.d_conv + (c.conv_bias ? conv : 0);
+  per_layer += d * E + (c.proj_bias ? d : 0);  // out_proj
+  if (c.arch == Arch::Mamba2) {
+    per_layer += 3 * __int128{c.n_heads} + E;  // dt_bias, A_log, D, gated norm
+  } else {
+    per_layer += __int128{c.x_proj_rows()} * E;  // x_proj
+    per_layer += E * c.dt_rank + E;              // dt_proj weight + bias
+    per_layer += E * c.d_state + E;              // A_log, D
+  }
+  const __int128 embedding = __int128{c.padded_vocab} * d;
+  __int128 total = per_layer * c.n_layer + embedding + d;
+  if (!c.tie_embeddings) total += embedding;
+  return total;
+}
+}  // namespace
+
 void ModelConfig::validate(const std::string& source) const {
   auto fail = [&](const std::string& what) { throw InputError(source, what); };
   if (d_model <= 0 || n_layer <= 0 || vocab_size <= 0 || d_state <= 0 || d_conv <= 0 || d_inner <= 0)
@@ -328,23 +359,15 @@ void ModelConfig::validate(const std::string& source) const {
   } else if (dt_rank <= 0) {
     fail("dt_rank must be positive");
   }
+  if (n_layer > kMaxLayers)
+    fail("implausibly many layers (" + std::to_string(n_layer) + "; the limit is " +
+         std::to_string(kMaxLayers) + ")");
+  if (count_parameters(*this) > kMaxParameters)
+    fail("implausibly large: the sizes give more than 2^40 parameters");
 }
 
 int64_t ModelConfig::parameter_count() const {
-  int64_t per_layer = d_model;  // block norm
-  per_layer += in_proj_rows * d_model + (proj_bias ? in_proj_rows : 0);
-  per_layer += conv_dim * d_conv + (conv_bias ? conv_dim : 0);
-  per_layer += d_model * d_inner + (proj_bias ? d_model : 0);  // out_proj
-  if (arch == Arch::Mamba2) {
-    per_layer += 3 * n_heads + d_inner;  // dt_bias, A_log, D, gated norm
-  } else {
-    per_layer += x_proj_rows() * d_inner;             // x_proj
-    per_layer += d_inner * dt_rank + d_inner;         // dt_proj weight + bias
-    per_layer += d_inner * d_state + d_inner;         // A_log, D
-  }
-  int64_t total = per_layer * n_layer + padded_vocab * d_model + d_model;
-  if (!tie_embeddings) total += padded_vocab * d_model;
-  return total;
+  return static_cast<int64_t>(count_parameters(*this));  // validate() bounds it by 2^40
 }
 
 namespace {

@@ -60,6 +60,9 @@ BpeModel BpeModel::from_json(const nlohmann::json& model, const std::string& sou
   m.source_ = source;
   try {
     for (const auto& [token, id] : model["vocab"].items()) {
+      // A float id (1e300) would reach get<int64_t>'s unchecked conversion, which is UB
+      // (found by tests/fuzz/fuzz_tokenizer_json).
+      if (!id.is_number_integer()) throw InputError(source, "vocab id of '" + token + "' is not an integer");
       const auto v = id.get<int64_t>();
       if (v < 0 || v > INT32_MAX) throw InputError(source, "vocab id out of range for '" + token + "'");
       m.vocab_[token] = int32_t(v);

@@ -20,6 +20,21 @@
 
 namespace ms {
 
+namespace {
+// Token strings from the file go into messages verbatim; a token may hold a newline, and an error
+// is one line (found by tests/fuzz/fuzz_tokenizer_json). Control bytes become \xNN.
+std::string one_line(std::string_view msg) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (const char c : msg) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) out += std::string("\\x") + hex[u >> 4] + hex[u & 15];
+    else out += c;
+  }
+  return out;
+}
+}  // namespace
+
 struct Tokenizer::Impl {
   std::string source;
   tok::Normalizer normalizer;
@@ -48,39 +63,49 @@ Tokenizer Tokenizer::from_json(std::string_view json_text, const std::string& so
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(json_text.begin(), json_text.end());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e9999
     throw InputError(source, std::string("not a tokenizer.json (invalid JSON): ") + e.what());
   }
-  if (!j.is_object()) throw InputError(source, "not a tokenizer.json (not a JSON object)");
-  if (!j.contains("model") || j["model"].is_null())
-    throw InputError(source, "not a tokenizer.json (no \"model\")");
+  // A field of the wrong JSON type deep inside (a number where a flag belongs) throws from the
+  // JSON library; say so in one line naming the file (found by tests/fuzz/fuzz_tokenizer_json).
+  try {
+    if (!j.is_object()) throw InputError(source, "not a tokenizer.json (not a JSON object)");
+    if (!j.contains("model") || j["model"].is_null())
+      throw InputError(source, "not a tokenizer.json (no \"model\")");
 
-  auto value = [&](const char* key) { return j.contains(key) ? j[key] : nlohmann::json(); };
-  // Model first: its errors ("WordPiece is not supported") say the most.
-  auto model = tok::BpeModel::from_json(j["model"], source);
-  auto normalizer = tok::Normalizer::from_json(value("normalizer"), source);
-  auto pre_tokenizer = tok::PreTokenizer::from_json(value("pre_tokenizer"), source);
-  auto impl = std::unique_ptr<Impl>(new Impl{source, std::move(normalizer), std::move(pre_tokenizer),
-                                             std::move(model), {}, true, {}, {}});
-  impl->added = tok::AddedVocabulary::from_json(value("added_tokens"), impl->model,
-                                                impl->normalizer, source);
+    auto value = [&](const char* key) { return j.contains(key) ? j[key] : nlohmann::json(); };
+    // Model first: its errors ("WordPiece is not supported") say the most.
+    auto model = tok::BpeModel::from_json(j["model"], source);
+    auto normalizer = tok::Normalizer::from_json(value("normalizer"), source);
+    auto pre_tokenizer = tok::PreTokenizer::from_json(value("pre_tokenizer"), source);
+    auto impl = std::unique_ptr<Impl>(new Impl{source, std::move(normalizer), std::move(pre_tokenizer),
+                                               std::move(model), {}, true, {}, {}});
+    impl->added = tok::AddedVocabulary::from_json(value("added_tokens"), impl->model,
+                                                  impl->normalizer, source);
 
-  const auto decoder = value("decoder");
-  if (decoder.is_null()) {
-    impl->byte_level_decoder = false;
-  } else if (!decoder.is_object() || decoder.value("type", "") != "ByteLevel") {
-    throw InputError(source, "unsupported decoder '" +
-                                 (decoder.is_object() ? decoder.value("type", "?") : "?") +
-                                 "' (only ByteLevel is supported)");
+    const auto decoder = value("decoder");
+    if (decoder.is_null()) {
+      impl->byte_level_decoder = false;
+    } else if (!decoder.is_object() || decoder.value("type", "") != "ByteLevel") {
+      throw InputError(source, "unsupported decoder '" +
+                                   (decoder.is_object() ? decoder.value("type", "?") : "?") +
+                                   "' (only ByteLevel is supported)");
+    }
+
+    for (const char* name : {"<|endoftext|>", "</s>", "<eos>"})
+      if (!impl->eos) impl->eos = impl->added.special_id(name);
+    for (const char* name : {"<s>", "<bos>", "<|startoftext|>", "<|begin_of_text|>"})
+      if (!impl->bos) impl->bos = impl->added.special_id(name);
+    // GPT-NeoX declares one <|endoftext|> for both ends.
+    if (!impl->bos) impl->bos = impl->added.special_id("<|endoftext|>");
+    return Tokenizer(std::move(impl));
+  } catch (const InputError& e) {
+    throw InputError("", one_line(e.what()));
+  } catch (const nlohmann::json::exception& e) {
+    std::string what = e.what();
+    if (const auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
+    throw InputError(source, "malformed tokenizer.json: " + what);
   }
-
-  for (const char* name : {"<|endoftext|>", "</s>", "<eos>"})
-    if (!impl->eos) impl->eos = impl->added.special_id(name);
-  for (const char* name : {"<s>", "<bos>", "<|startoftext|>", "<|begin_of_text|>"})
-    if (!impl->bos) impl->bos = impl->added.special_id(name);
-  // GPT-NeoX declares one <|endoftext|> for both ends.
-  if (!impl->bos) impl->bos = impl->added.special_id("<|endoftext|>");
-  return Tokenizer(std::move(impl));
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view utf8_text) const {
