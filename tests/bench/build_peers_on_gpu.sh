@@ -12,8 +12,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PY=${MAMBASCOPE_PYTHON:-python3}
 [ -d "$ROOT/.peers/site/mamba_ssm" ] || { echo "build_peers_on_gpu.sh: $ROOT/.peers: missing (run tests/bench/prepare_peers.sh on a machine with PyPI and carry .peers)" >&2; exit 1; }
 [ -d /usr/local/cuda/bin ] && export PATH=/usr/local/cuda/bin:$PATH
-command -v nvcc >/dev/null || { echo "build_peers_on_gpu.sh: nvcc not found (PATH or CUDA_HOME)" >&2; exit 1; }
-command -v ninja >/dev/null || "$PY" -c 'import ninja' 2>/dev/null \
-  || { echo "build_peers_on_gpu.sh: ninja not found (torch's extension builder needs it)" >&2; exit 1; }
-echo "[peers] $(nvcc --version | tail -1); $(nproc) cores"
+# Only a build needs these; a carried build for this torch is reused without them.
+if command -v nvcc >/dev/null; then echo "[peers] $(nvcc --version | tail -1); $(nproc) cores"
+else echo "[peers] nvcc not found: a build would fail (carried builds are still used)"; fi
+command -v ninja >/dev/null || echo "[peers] ninja not found: a build would fail (torch's extension builder needs it)"
 exec "$PY" "$ROOT/tests/bench/build_peers.py" --peers "$ROOT/.peers" --jobs "$(nproc)" "$@"
