@@ -156,7 +156,7 @@ def run_one(a, preset, dtype_name, gpu_name):
            "iterations_s": secs, "median_s": med, "tokens_per_s": tok_s,
            "peak_gpu_bytes": torch.cuda.max_memory_allocated(dev) if cuda else None,
            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-           "threads": torch.get_num_threads()}
+           "threads": torch.get_num_threads(), "fp32_matmul": torch.get_float32_matmul_precision()}
     if not a.model:
         rep["roofline"] = roofline.annotate(preset, dtype_name, a.batch, a.seq_len, tok_s, gpu_name, a.lm_head)
     del model, hooks
@@ -179,6 +179,7 @@ def main():
     ap.add_argument("--stats", default="absmax", choices=["absmax", "full"])
     ap.add_argument("--lm-head", action="store_true", help="also compute logits and hook lm_head")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--tf32", action="store_true", help="let fp32 matmuls use TF32 (torch default: off)")
     a = ap.parse_args()
     presets = [p for p in a.preset.split(",") if p] if not a.model else [""]
     dtypes = [d for d in a.dtype.split(",") if d]
@@ -195,6 +196,8 @@ def main():
     import torch
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.tf32:
+        torch.set_float32_matmul_precision("high")
     gpu_name = None
     if a.device.startswith("cuda"):
         if not torch.cuda.is_available():

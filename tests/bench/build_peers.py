@@ -85,25 +85,27 @@ def build(peers, arch, force):
               f"{target.stat().st_size / 2**20:.1f} MiB", flush=True)
 
 
-def check_kernels():
+def check_kernels(dev="cuda"):
     """Run each peer kernel once on small random inputs against the package's own reference."""
     import torch
     from causal_conv1d.causal_conv1d_interface import causal_conv1d_fn, causal_conv1d_ref
     from mamba_ssm.ops.selective_scan_interface import selective_scan_fn, selective_scan_ref
     from mamba_ssm.ops.triton.ssd_combined import mamba_chunk_scan_combined
     from mamba_ssm.modules.ssd_minimal import ssd_minimal_discrete
-    g = torch.Generator(device="cuda").manual_seed(0)
-    dev = "cuda"
+    g = torch.Generator(device=dev).manual_seed(0)
 
     def rnd(*s, dtype=torch.float32):
         return torch.randn(*s, device=dev, generator=g).to(dtype)
 
+    # Errors are max |kernel - reference| / max |reference|. Tolerances: fp32 at the order of the
+    # packages' own tests (fast-math exp, other summation orders); bf16 a few output ulps; the SSD
+    # looser, as its Triton dots run in TF32.
     worst = {}
-    for dtype, tol in ((torch.float32, 1e-4), (torch.bfloat16, 3e-2)):
+    for dtype, tol in ((torch.float32, 1e-3), (torch.bfloat16, 3e-2)):
         x, w, b = rnd(2, 64, 300, dtype=dtype), rnd(64, 4, dtype=dtype), rnd(64, dtype=dtype)
         got = causal_conv1d_fn(x, w, b, activation="silu").float()
         ref = causal_conv1d_ref(x, w, b, activation="silu").float()
-        worst[f"causal_conv1d {dtype}"] = ((got - ref).abs().max().item(), tol)
+        worst[f"causal_conv1d {dtype}"] = ((got - ref).abs().max().item() / ref.abs().max().item(), tol)
         u, dt, z = rnd(2, 64, 300, dtype=dtype), rnd(2, 64, 300, dtype=dtype) * 0.5, rnd(2, 64, 300, dtype=dtype)
         A = -torch.rand(64, 16, device=dev, generator=g) - 0.5
         B, C = rnd(2, 16, 300, dtype=dtype), rnd(2, 16, 300, dtype=dtype)
@@ -118,7 +120,7 @@ def check_kernels():
     got = mamba_chunk_scan_combined(x, dt, A, Bm, Cm, chunk_size=256)
     ref, _ = ssd_minimal_discrete(x * dt[..., None], A * dt, Bm.expand(-1, -1, H, -1),
                                   Cm.expand(-1, -1, H, -1), block_len=256)
-    worst["ssd_combined fp32"] = ((got - ref).abs().max().item() / ref.abs().max().item(), 1e-3)
+    worst["ssd_combined fp32"] = ((got - ref).abs().max().item() / ref.abs().max().item(), 1e-2)
     ok = True
     for k, (err, tol) in worst.items():
         print(f"[peers] check {k}: max error {err:.2e} (tolerance {tol:g}) {'ok' if err <= tol else 'FAILED'}")
@@ -155,7 +157,11 @@ def main():
             print(f"[peers] HF {fam:6s} {fn:22s} -> {impl}")
     ok = all(hf_peers.fast_path(f) for f in ("mamba", "mamba2"))
     if torch.cuda.is_available():
-        ok &= check_kernels()
+        try:
+            ok &= check_kernels()
+        except Exception as e:  # e.g. no kernel image for this GPU: one line, and exit status 1
+            print(f"[peers] check FAILED: {type(e).__name__}: {str(e).strip().splitlines()[0]}")
+            ok = False
     else:
         print("[peers] no GPU: kernels built and imported, not run")
     print(f"[peers] fast path {'ACTIVE' if ok else 'NOT active'}; "

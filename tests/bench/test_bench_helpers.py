@@ -97,16 +97,21 @@ def test_peer_switch():
         print("SKIP peer switch: .peers absent (run tests/bench/prepare_peers.sh)")
         return
     code = ("import sys; sys.path.insert(0, %r); import hf_peers, json; %s"
-            "print(json.dumps(hf_peers.active_paths('mamba2')))")
+            "print(json.dumps({f: hf_peers.active_paths(f) for f in ('mamba', 'mamba2')}))")
     env = dict(os.environ, PYTHONPATH=str(site))
     on = json.loads(subprocess.run([sys.executable, "-c", code % (str(HERE), "")], env=env,
                                    capture_output=True, text=True).stdout.strip().splitlines()[-1])
     off = json.loads(subprocess.run([sys.executable, "-c", code % (str(HERE), "hf_peers.hide_peers(); ")],
                                     env=env, capture_output=True, text=True).stdout.strip().splitlines()[-1])
-    check(on["mamba2_chunk_scan"] == "mamba_ssm.ops.triton.ssd_combined.mamba_chunk_scan_combined",
-          f"peers visible: Mamba-2 scan -> {on['mamba2_chunk_scan']}")
-    check(off["mamba2_chunk_scan"] == "torch reference" and off["causal_conv1d_fn"] == "torch reference",
-          f"peers hidden: {off}")
+    check(on["mamba2"]["mamba2_chunk_scan"] == "mamba_ssm.ops.triton.ssd_combined.mamba_chunk_scan_combined",
+          f"peers visible: Mamba-2 scan -> {on['mamba2']['mamba2_chunk_scan']} (Triton; needs no build)")
+    if (site / "selective_scan_cuda.so").exists() and (site / "causal_conv1d_cuda.so").exists():
+        check(on["mamba"] == {"causal_conv1d_fn": "causal_conv1d.causal_conv1d_interface.causal_conv1d_fn",
+                              "mamba_selective_scan": "mamba_ssm.ops.selective_scan_interface.selective_scan_fn"},
+              f"peers built: Mamba-1 -> {on['mamba']}")
+    else:
+        print("SKIP Mamba-1 peer paths: extensions not built here (tests/bench/build_peers.py)")
+    check(all(v == "torch reference" for fam in off.values() for v in fam.values()), f"peers hidden: {off}")
 
 
 if __name__ == "__main__":
