@@ -73,6 +73,7 @@ class MambaModel {
   // The weight tensor of a weight quant point (`layers.3.in_proj.weight`), as loaded.
   const at::Tensor& weight(const QuantPoint& point) const;
   const LayerWeights& layer(int64_t i) const { return layers_.at(static_cast<size_t>(i)); }
+  const at::Tensor& embedding() const { return embedding_; }  // [V, d] compute dtype
 
  private:
   MambaModel(ModelConfig config, EngineOptions options) : config_(config), options_(options) {}

@@ -7,7 +7,9 @@
 # bench-calibrate.md (the README table).
 #   tests/bench/run_calibrate_bench.sh [--presets LIST] [--configs fp32:8:1024,bf16:8:1024]
 #       [--torch-presets mamba-130m,mamba2-130m] [--torch-dtypes fp32] [--iters 3] [--warmup 1]
-#       [--cli build-gpu/bin/mambascope-cli] [--skip-ours] [--skip-hf] [--device cuda]
+#       [--cli build-gpu/bin/mambascope-cli] [--build] [--skip-ours] [--skip-hf] [--device cuda]
+# --build configures and builds build-gpu's mambascope-cli first (as tests/gpu/run_on_gpu_host.sh
+# does: Release, CUDA on, no Qt, no tests), carrying .deps as well.
 # A config is DTYPE:BATCH:SEQ_LEN. --torch-presets '' skips HF's torch-only path (slow: its
 # Mamba-1 scan is a Python loop over tokens). Expect about 6 minutes for the defaults on an H100.
 # --device cpu is a dry run of the plumbing on a CPU machine (tiny presets; HF without kernels).
@@ -18,13 +20,13 @@ PY=${MAMBASCOPE_PYTHON:-python3}
 PRESETS=mamba-130m,mamba-370m,mamba-1.4b,mamba-2.8b,mamba2-130m,mamba2-370m,mamba2-1.3b,mamba2-2.7b
 CONFIGS=fp32:8:1024,bf16:8:1024
 TORCH_PRESETS=mamba-130m,mamba2-130m TORCH_DTYPES=fp32
-ITERS=3 WARMUP=1 CLI=$ROOT/build-gpu/bin/mambascope-cli SKIP_OURS=0 SKIP_HF=0 DEVICE=cuda
+ITERS=3 WARMUP=1 CLI=$ROOT/build-gpu/bin/mambascope-cli SKIP_OURS=0 SKIP_HF=0 DEVICE=cuda BUILD=0
 while [ $# -gt 0 ]; do
   case $1 in
     --presets) PRESETS=$2; shift 2 ;; --configs) CONFIGS=$2; shift 2 ;;
     --torch-presets) TORCH_PRESETS=$2; shift 2 ;; --torch-dtypes) TORCH_DTYPES=$2; shift 2 ;;
     --iters) ITERS=$2; shift 2 ;; --warmup) WARMUP=$2; shift 2 ;; --cli) CLI=$2; shift 2 ;;
-    --skip-ours) SKIP_OURS=1; shift ;; --skip-hf) SKIP_HF=1; shift ;; --device) DEVICE=$2; shift 2 ;;
+    --build) BUILD=1; shift ;; --skip-ours) SKIP_OURS=1; shift ;; --skip-hf) SKIP_HF=1; shift ;; --device) DEVICE=$2; shift 2 ;;
     *) echo "run_calibrate_bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -48,6 +50,15 @@ if [ "$SKIP_HF" = 0 ] && [ "$DEVICE" != cpu ]; then
   fi
   export TRITON_CACHE_AUTOTUNING=1  # Triton >= 3.4 keeps the SSD kernels' tuning across processes
   export PYTHONPATH=$ROOT/.peers/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+
+if [ "$BUILD" = 1 ] && [ "$SKIP_OURS" = 0 ]; then
+  stamp "building mambascope-cli into build-gpu"
+  TORCH=$("$PY" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
+  { cmake -S "$ROOT" -B "$ROOT/build-gpu" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH" \
+      -DMAMBASCOPE_GUI=OFF -DMAMBASCOPE_TESTS=OFF -DMAMBASCOPE_CUDA=ON \
+    && cmake --build "$ROOT/build-gpu" -j "$(nproc)" --target mambascope-cli; } > "$OUT/build.log" 2>&1 \
+    || { grep -E "error|FAILED" "$OUT/build.log" | head -20; echo "run_calibrate_bench.sh: build failed ($OUT/build.log)" >&2; exit 1; }
 fi
 
 # Our options beyond the agreed interface only where this build's CLI knows them.
