@@ -39,6 +39,10 @@ def load(out):
             problems.append(f"{f.name}: {e}")
             continue
         rows[("ours", m["preset"], m["dtype"], int(m["batch"]), int(m["seq"]))] = rep
+    for f in sorted(out.glob("ours-*.log")):  # a run that wrote no report: say why
+        if not f.with_suffix(".json").exists():
+            last = (f.read_text(errors="replace").strip().splitlines() or ["(no output)"])[-1]
+            problems.append(f"{f.name}: {last[:160]}")
     for f in sorted(out.glob("hf-*.jsonl")):
         tool = "hf-kernels" if f.name.startswith("hf-kernels") else "hf-torch"
         for n, line in enumerate(f.read_text().splitlines(), 1):
