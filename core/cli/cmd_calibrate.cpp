@@ -26,6 +26,7 @@ Runner register_calibrate(CLI::App& app) {
     std::vector<std::string> files;
     int64_t seq_len = 2048, batch = 1, max_tokens = 0;
     bool cov = false;
+    std::string engine = "auto";
     CommonOptions o;
   };
   auto a = std::make_shared<Args>();
@@ -40,6 +41,11 @@ Runner register_calibrate(CLI::App& app) {
   cmd->add_option("--max-tokens", a->max_tokens, "Stop after this many tokens (0: all)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_flag("--cov", a->cov, "Also accumulate X^T X (fp64) at every activation point");
+  cmd->add_option("--engine", a->engine, "auto: our fused CUDA kernels on a GPU, the reference "
+                                         "forward elsewhere; fused: insist; reference: the "
+                                         "observer path (the definition the kernels are checked "
+                                         "against)")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "fused", "reference"}));
   add_engine_options(cmd, a->o);
   add_tokenizer_options(cmd, a->o);
   return [a] {
@@ -55,6 +61,9 @@ Runner register_calibrate(CLI::App& app) {
     co.batch = a->batch;
     co.max_tokens = a->max_tokens;
     co.covariance = a->cov;
+    co.engine = a->engine == "fused"       ? CalibEngine::Fused
+                : a->engine == "reference" ? CalibEngine::Reference
+                                           : CalibEngine::Auto;
     auto previous = std::signal(SIGINT, on_sigint);
     ProgressFn bar = progress_reporter("calibrate");
     CalibStats stats = calibrate(*m.model, texts, co, [&](int64_t done, int64_t total) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/engine/device.h"
+#include "core/engine/fused_calibration.h"
 #include "core/util/error.h"
 
 namespace ms {
@@ -28,6 +29,12 @@ CalibStats calibrate(const MambaModel& model, const std::vector<CalibText>& text
 
   CalibStats stats;
   CalibObserver observer(stats, o.covariance);
+  std::unique_ptr<FusedCalibrator> fused;
+  std::string why_not;
+  if (o.engine != CalibEngine::Reference && FusedCalibrator::supported(model, &why_not))
+    fused = std::make_unique<FusedCalibrator>(model, o.covariance);
+  else if (o.engine == CalibEngine::Fused)
+    throw UsageError("--engine fused: " + why_not);
   int64_t done = 0;
   bool cancelled = false;
   for (size_t i = 0; i < seqs.size() && !cancelled;) {
@@ -40,12 +47,14 @@ CalibStats calibrate(const MambaModel& model, const std::vector<CalibText>& text
       const auto& src = texts[seqs[r].text].ids;
       for (int64_t k = 0; k < len; ++k) *p++ = src[size_t(seqs[r].begin + k)];
     }
-    model.forward(ids, nullptr, &observer);
+    if (fused) fused->run(ids);
+    else model.forward(ids, nullptr, &observer);
     stats.tokens += rows * len;
     done += rows * len;
     i = j;
     if (progress && !progress(done, total)) cancelled = true;
   }
+  if (fused) fused->finish(stats);
   nlohmann::json text_list = nlohmann::json::array();
   for (const CalibText& t : texts)
     text_list.push_back({{"name", t.name}, {"sha256", t.sha256}, {"tokens", t.ids.size()}});
@@ -55,6 +64,7 @@ CalibStats calibrate(const MambaModel& model, const std::vector<CalibText>& text
   m["dtype"] = std::string(dtype_label(model.options().dtype));
   m["device"] = describe_device(model.options().device);
   m["covariance"] = o.covariance ? "true" : "false";
+  m["engine"] = fused ? "fused" : "reference";
   m["cancelled"] = cancelled ? "true" : "false";
   m["version"] = MAMBASCOPE_VERSION;
   return stats;

@@ -22,11 +22,16 @@ struct CalibText {
   std::vector<int32_t> ids;
 };
 
+// auto: the fused CUDA kernels when the model is on a GPU and they can run it, else the reference
+// (MambaModel::forward with a CalibObserver, any device); fused: insist (error when impossible).
+enum class CalibEngine { Auto, Fused, Reference };
+
 struct CalibOptions {
   int64_t seq_len = 2048;
   int64_t batch = 1;
   int64_t max_tokens = 0;  // 0: all
   bool covariance = false;
+  CalibEngine engine = CalibEngine::Auto;
 };
 
 CalibStats calibrate(const MambaModel& model, const std::vector<CalibText>& texts,

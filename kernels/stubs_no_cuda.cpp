@@ -1,0 +1,33 @@
+// Built instead of the .cu files when MAMBASCOPE_CUDA is OFF: the CUDA entry points exist (so
+// core links the same way everywhere) and say why they cannot run.
+#include <stdexcept>
+#include <string>
+
+#include "kernels/calib_kernels.h"
+
+namespace ms::kernels {
+namespace {
+[[noreturn]] void unavailable(const char* what) {
+  throw std::runtime_error(std::string(what) + ": this build has no CUDA kernels "
+                           "(configure with -DMAMBASCOPE_CUDA=ON and a CUDA toolkit)");
+}
+}  // namespace
+
+bool cuda_kernels_built() { return false; }
+void channel_stats_cuda(const void*, DataType, int64_t, int64_t, int64_t, const ChannelStats&, void*) {
+  unavailable("channel_stats");
+}
+void conv1d_silu_cuda(const ConvArgs&, void*) { unavailable("conv1d_silu"); }
+void scan_m1_cuda(const ScanM1Args&, void*) { unavailable("scan_m1"); }
+void scan_m2_cuda(const ScanM2Args&, void*) { unavailable("scan_m2"); }
+
+}  // namespace ms::kernels
+
+namespace ms::kernels {
+bool gpu_memory_in_use(int64_t*) { return false; }
+void cuda_synchronize() {}
+}  // namespace ms::kernels
+
+namespace ms::kernels {
+void residual_rmsnorm_cuda(const NormArgs&, void*) { throw std::runtime_error("residual_rmsnorm: this build has no CUDA kernels"); }
+}  // namespace ms::kernels

@@ -1,0 +1,326 @@
+// Parity of every CUDA kernel in kernels/ with its CPU reference (STYLE.md rule 9, llm.c style):
+// random inputs at awkward sizes (odd channel counts, sequence lengths that are not a multiple of
+// the chunk, d_state not a multiple of the lanes, several groups), both dtypes, then
+// |gpu - ref| <= atol + rtol·|ref| per element, the first mismatches printed. Histograms must
+// match bin for bin. Exit 0 on success, 1 on a mismatch, 77 (CTest's skip) without a GPU.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <cuda_runtime.h>
+
+#include "kernels/calib_kernels.h"
+#include "kernels/hist_bins.h"
+#include "kernels/ref_util.h"
+
+namespace k = ms::kernels;
+
+namespace {
+
+int g_failures = 0;
+
+// A host buffer and its device twin.
+template <typename T>
+struct Buf {
+  std::vector<T> host;
+  T* dev = nullptr;
+  explicit Buf(size_t n, T init = T()) : host(n, init) {
+    cudaMalloc(&dev, n * sizeof(T) + 16);
+    upload();
+  }
+  ~Buf() { cudaFree(dev); }
+  void upload() { cudaMemcpy(dev, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice); }
+  std::vector<T> download() const {
+    std::vector<T> out(host.size());
+    cudaMemcpy(out.data(), dev, host.size() * sizeof(T), cudaMemcpyDeviceToHost);
+    return out;
+  }
+};
+
+// Activations in a dtype: fp32 floats, or bf16 bit patterns.
+struct Act {
+  k::DataType dtype;
+  Buf<uint16_t> b16;
+  Buf<float> f32;
+  Act(k::DataType t, size_t n, std::mt19937& rng, float scale)
+      : dtype(t), b16(t == k::DataType::BF16 ? n : 1), f32(t == k::DataType::F32 ? n : 1) {
+    std::normal_distribution<float> d(0.0f, scale);
+    for (size_t i = 0; i < n; ++i) {
+      float v = d(rng);
+      if (t == k::DataType::F32) f32.host[i] = v;
+      else b16.host[i] = k::ref::float_to_bf16(v);
+    }
+    b16.upload();
+    f32.upload();
+  }
+  const void* host() const { return dtype == k::DataType::F32 ? (const void*)f32.host.data() : (const void*)b16.host.data(); }
+  const void* dev() const { return dtype == k::DataType::F32 ? (const void*)f32.dev : (const void*)b16.dev; }
+};
+
+template <typename T>
+void compare(const std::string& what, const std::vector<T>& gpu, const std::vector<T>& ref,
+             double atol, double rtol) {
+  int shown = 0, bad = 0;
+  double worst = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double r = double(ref[i]), g = double(gpu[i]);
+    if (!std::isfinite(r)) continue;
+    const double err = std::fabs(g - r);
+    worst = std::max(worst, err / (atol + rtol * std::fabs(r)));
+    if (!(err <= atol + rtol * std::fabs(r))) {
+      ++bad;
+      if (shown++ < 5) std::printf("  %s[%zu]: gpu %.9g ref %.9g\n", what.c_str(), i, g, r);
+    }
+  }
+  std::printf("%-44s %s (%zu values, worst %.3f of the tolerance)\n", what.c_str(),
+              bad ? "MISMATCH" : "ok", ref.size(), worst);
+  if (bad) ++g_failures;
+}
+
+std::vector<float> as_float(const Buf<uint16_t>& b, k::DataType t, const std::vector<float>& f) {
+  if (t == k::DataType::F32) return f;
+  std::vector<float> out;
+  for (uint16_t v : b.host) out.push_back(k::ref::bf16_to_float(v));
+  return out;
+}
+
+// Per-dtype budgets: fp32 differs only by summation order and expf's last bits; bf16 outputs may
+// land one bf16 ulp (2^-8 relative) apart when the fp32 value sits near a rounding boundary.
+double rtol_of(k::DataType t) { return t == k::DataType::F32 ? 2e-5 : 8e-3; }
+
+struct StatBufs {
+  Buf<float> absmax, mn, mx;
+  Buf<double> sum, sumsq;
+  Buf<unsigned long long> hist;
+  explicit StatBufs(int64_t C)
+      : absmax(C, 0.0f), mn(C, INFINITY), mx(C, -INFINITY), sum(C, 0.0), sumsq(C, 0.0), hist(k::kHistBins, 0) {}
+  k::ChannelStats host() { return {absmax.host.data(), mn.host.data(), mx.host.data(), sum.host.data(), sumsq.host.data(), hist.host.data()}; }
+  k::ChannelStats dev() { return {absmax.dev, mn.dev, mx.dev, sum.dev, sumsq.dev, hist.dev}; }
+  void check(const std::string& name, double sum_atol) {
+    compare(name + " absmax", absmax.download(), absmax.host, 0, 1e-6);
+    compare(name + " min", mn.download(), mn.host, 0, 1e-6);
+    compare(name + " max", mx.download(), mx.host, 0, 1e-6);
+    compare(name + " sum", sum.download(), sum.host, sum_atol, 1e-9);
+    compare(name + " sumsq", sumsq.download(), sumsq.host, sum_atol, 1e-9);
+    compare(name + " hist", hist.download(), hist.host, 0, 0);
+  }
+};
+
+void test_channel_stats(k::DataType t, int64_t rows, int64_t C, int64_t ld, std::mt19937& rng) {
+  Act x(t, size_t(rows * ld), rng, 3.0f);
+  StatBufs s(C);
+  k::channel_stats_ref(x.host(), t, rows, C, ld, s.host());
+  k::channel_stats_cuda(x.dev(), t, rows, C, ld, s.dev(), nullptr);
+  // Twice: the second call must accumulate onto the first.
+  k::channel_stats_ref(x.host(), t, rows, C, ld, s.host());
+  k::channel_stats_cuda(x.dev(), t, rows, C, ld, s.dev(), nullptr);
+  s.check("channel_stats " + std::string(t == k::DataType::F32 ? "f32 " : "bf16 ") +
+              std::to_string(rows) + "x" + std::to_string(C), 1e-9 * rows);
+}
+
+void test_conv(k::DataType t, int64_t B, int64_t T, int64_t C, int64_t K, int64_t ld, std::mt19937& rng) {
+  Act x(t, size_t(B * T * ld), rng, 1.0f);
+  Buf<float> w{size_t(C * K)}, bias{size_t(C)};
+  std::normal_distribution<float> d(0.0f, 0.5f);
+  for (auto& v : w.host) v = d(rng);
+  for (auto& v : bias.host) v = d(rng);
+  w.upload();
+  bias.upload();
+  Act y(t, size_t(B * T * C), rng, 0.0f);
+  k::ConvArgs a{B, T, C, K, t, x.host(), ld, w.host.data(), bias.host.data(), const_cast<void*>(y.host())};
+  k::conv1d_silu_ref(a);
+  k::ConvArgs g{B, T, C, K, t, x.dev(), ld, w.dev, bias.dev, const_cast<void*>(y.dev())};
+  k::conv1d_silu_cuda(g, nullptr);
+  std::vector<float> ref = as_float(y.b16, t, y.f32.host);
+  std::vector<float> gpu;
+  if (t == k::DataType::F32) gpu = y.f32.download();
+  else for (uint16_t v : y.b16.download()) gpu.push_back(k::ref::bf16_to_float(v));
+  compare("conv1d_silu " + std::string(t == k::DataType::F32 ? "f32 " : "bf16 ") + std::to_string(C) + "ch K" + std::to_string(K),
+          gpu, ref, 1e-6, rtol_of(t));
+}
+
+void test_scan_m1(k::DataType t, int64_t B, int64_t T, int64_t E, int64_t N, int64_t R, std::mt19937& rng) {
+  const int64_t rows = B * T, ldbc = R + 2 * N;
+  Act x(t, size_t(rows * E), rng, 1.0f), dt_raw(t, size_t(rows * E), rng, 1.0f);
+  Act dbc(t, size_t(rows * ldbc), rng, 1.0f), z(t, size_t(rows * 2 * E), rng, 1.0f), y(t, size_t(rows * E), rng, 0.0f);
+  Buf<float> A{size_t(E * N)}, D{size_t(E)}, bias{size_t(E)};
+  std::uniform_real_distribution<float> u(0.1f, 4.0f);
+  for (auto& v : A.host) v = -u(rng);
+  for (auto& v : D.host) v = u(rng) - 2.0f;
+  for (auto& v : bias.host) v = u(rng) - 3.0f;
+  A.upload(); D.upload(); bias.upload();
+  Buf<float> sabs_max(size_t(E * N), 0.0f);
+  Buf<double> ssum(size_t(E * N), 0.0);
+  StatBufs ys(E);
+  auto args = [&](bool dev) {
+    k::ScanM1Args a;
+    a.batch = B; a.seqlen = T; a.E = E; a.N = N; a.dtype = t;
+    a.x = dev ? x.dev() : x.host(); a.ldx = E;
+    a.dt_raw = dev ? dt_raw.dev() : dt_raw.host(); a.lddt = E;
+    a.dt_bias = dev ? bias.dev : bias.host.data();
+    a.A = dev ? A.dev : A.host.data();
+    const size_t es = t == k::DataType::F32 ? 4 : 2;
+    const char* base = static_cast<const char*>(dev ? dbc.dev() : dbc.host());
+    a.Bm = base + R * es; a.Cm = base + (R + N) * es; a.ldbc = ldbc;
+    a.D = dev ? D.dev : D.host.data();
+    a.z = static_cast<const char*>(dev ? z.dev() : z.host()) + E * es; a.ldz = 2 * E;
+    a.y = const_cast<void*>(dev ? y.dev() : y.host());
+    a.state_absmax = dev ? sabs_max.dev : sabs_max.host.data();
+    a.state_sum_abs = dev ? ssum.dev : ssum.host.data();
+    a.y_stats = dev ? ys.dev() : ys.host();
+    return a;
+  };
+  k::scan_m1_ref(args(false));
+  k::scan_m1_cuda(args(true), nullptr);
+  const std::string name = "scan_m1 " + std::string(t == k::DataType::F32 ? "f32 " : "bf16 ") +
+                           "B" + std::to_string(B) + " T" + std::to_string(T) + " E" + std::to_string(E) + " N" + std::to_string(N);
+  compare(name + " state absmax", sabs_max.download(), sabs_max.host, 1e-6, 1e-4);
+  compare(name + " state sum|s|", ssum.download(), ssum.host, 1e-6 * T, 1e-4);
+  std::vector<float> ref = as_float(y.b16, t, y.f32.host), gpu;
+  if (t == k::DataType::F32) gpu = y.f32.download();
+  else for (uint16_t v : y.b16.download()) gpu.push_back(k::ref::bf16_to_float(v));
+  compare(name + " y", gpu, ref, 1e-5, t == k::DataType::F32 ? 1e-4 : 1e-2);
+  // The statistics of y: the GPU adds the fp32 values it computed, which differ from the
+  // reference's in the last bits, so sums compare with a tolerance and the histogram may move a
+  // value across a bin edge: compare its total and most of its mass.
+  compare(name + " y absmax", ys.absmax.download(), ys.absmax.host, 1e-5, 1e-4);
+  compare(name + " y sum", ys.sum.download(), ys.sum.host, 1e-3 * std::sqrt(double(rows)), 1e-4);
+  auto gh = ys.hist.download();
+  long long tg = 0, tr = 0, moved = 0;
+  for (int i = 0; i < k::kHistBins; ++i) {
+    tg += (long long)gh[size_t(i)];
+    tr += (long long)ys.hist.host[size_t(i)];
+    moved += std::llabs((long long)gh[size_t(i)] - (long long)ys.hist.host[size_t(i)]);
+  }
+  const bool hist_ok = tg == tr && tg == rows * E && moved <= std::max<long long>(4, tr / 1000);
+  std::printf("%-44s %s (total %lld of %lld, %lld moved)\n", (name + " y hist").c_str(), hist_ok ? "ok" : "MISMATCH", tg, tr, moved);
+  if (!hist_ok) ++g_failures;
+}
+
+void test_scan_m2(k::DataType t, int64_t B, int64_t T, int64_t H, int64_t P, int64_t N, int64_t G, std::mt19937& rng) {
+  const int64_t rows = B * T, ldx = H * P + 2 * G * N + 3, ldbc = ldx, lddt = H + 1;
+  Act xbc(t, size_t(rows * ldx), rng, 1.0f), dt_raw(t, size_t(rows * lddt), rng, 1.0f);
+  Buf<float> A{size_t(H)}, D{size_t(H)}, bias{size_t(H)}, y{size_t(rows * H * P), 0.0f};
+  std::uniform_real_distribution<float> u(0.1f, 4.0f);
+  for (auto& v : A.host) v = -u(rng);
+  for (auto& v : D.host) v = u(rng) - 2.0f;
+  for (auto& v : bias.host) v = u(rng) - 3.0f;
+  A.upload(); D.upload(); bias.upload();
+  Buf<float> sabs_max(size_t(H * P * N), 0.0f);
+  Buf<double> ssum(size_t(H * P * N), 0.0);
+  auto args = [&](bool dev) {
+    k::ScanM2Args a;
+    a.batch = B; a.seqlen = T; a.H = H; a.P = P; a.N = N; a.G = G; a.dtype = t;
+    const size_t es = t == k::DataType::F32 ? 4 : 2;
+    const char* base = static_cast<const char*>(dev ? xbc.dev() : xbc.host());
+    a.x = base; a.ldx = ldx;
+    a.dt_raw = dev ? dt_raw.dev() : dt_raw.host(); a.lddt = lddt;
+    a.dt_bias = dev ? bias.dev : bias.host.data();
+    a.dt_min = 0.001f; a.dt_max = 5.0f;
+    a.A = dev ? A.dev : A.host.data();
+    a.Bm = base + H * P * es; a.Cm = base + (H * P + G * N) * es; a.ldbc = ldbc;
+    a.D = dev ? D.dev : D.host.data();
+    a.y = dev ? y.dev : y.host.data();
+    a.state_absmax = dev ? sabs_max.dev : sabs_max.host.data();
+    a.state_sum_abs = dev ? ssum.dev : ssum.host.data();
+    return a;
+  };
+  k::scan_m2_ref(args(false));
+  k::scan_m2_cuda(args(true), nullptr);
+  const std::string name = "scan_m2 " + std::string(t == k::DataType::F32 ? "f32 " : "bf16 ") + "B" + std::to_string(B) +
+                           " T" + std::to_string(T) + " H" + std::to_string(H) + " P" + std::to_string(P) +
+                           " N" + std::to_string(N) + " G" + std::to_string(G);
+  compare(name + " state absmax", sabs_max.download(), sabs_max.host, 1e-6, 1e-4);
+  compare(name + " state sum|s|", ssum.download(), ssum.host, 1e-6 * T, 1e-4);
+  compare(name + " y", y.download(), y.host, 1e-5, 1e-4);
+}
+
+void test_norm(k::DataType t, k::DataType residual, bool add, int64_t rows, int64_t d, std::mt19937& rng) {
+  Act r(residual, size_t(rows * d), rng, 2.0f), out(t, size_t(rows * d), rng, 1.0f), w(t, size_t(d), rng, 1.0f);
+  Act h(t, size_t(rows * d), rng, 0.0f);
+  // The residual is updated in place; the device copy still holds the starting values.
+  StatBufs s(d);
+  auto args = [&](bool dev) {
+    k::NormArgs a;
+    a.rows = rows; a.d = d; a.dtype = t; a.residual = residual;
+    a.r = const_cast<void*>(dev ? r.dev() : r.host());
+    a.out = add ? (dev ? out.dev() : out.host()) : nullptr;
+    a.weight = dev ? w.dev() : w.host();
+    a.eps = 1e-5;
+    a.h = const_cast<void*>(dev ? h.dev() : h.host());
+    a.h_stats = dev ? s.dev() : s.host();
+    return a;
+  };
+  k::residual_rmsnorm_ref(args(false));
+  k::residual_rmsnorm_cuda(args(true), nullptr);
+  const std::string name = std::string("residual_rmsnorm ") + (t == k::DataType::F32 ? "f32" : "bf16") +
+                           (residual == k::DataType::F32 ? " r32" : " r16") + (add ? " +out " : " ") +
+                           std::to_string(rows) + "x" + std::to_string(d);
+  auto read = [&](const Act& x) {
+    std::vector<float> v;
+    if (x.dtype == k::DataType::F32) return x.f32.download();
+    for (uint16_t b : x.b16.download()) v.push_back(k::ref::bf16_to_float(b));
+    return v;
+  };
+  // The row's mean of squares sums in another order on the GPU; in bf16 that may move the
+  // normalised value, then its product with the weight, by one bf16 step each (up to 2^-7
+  // relative apiece): 2^-6 in all.
+  const double h_rtol = t == k::DataType::F32 ? 1e-5 : 1.0 / 64;
+  const std::vector<float> h_ref = as_float(h.b16, t, h.f32.host);
+  compare(name + " h", read(h), h_ref, 1e-6, h_rtol);
+  compare(name + " r", read(r), as_float(r.b16, residual, r.f32.host), 1e-6, 1e-6);
+  compare(name + " absmax", s.absmax.download(), s.absmax.host, 1e-6, h_rtol);
+  // A channel's sum may move by h_rtol of each |h| it adds: the budget is h_rtol·Σ|h| per channel.
+  std::vector<double> budget(size_t(d), 0.0);
+  for (int64_t i = 0; i < rows * d; ++i) budget[size_t(i % d)] += std::fabs(h_ref[size_t(i)]) * h_rtol;
+  const std::vector<double> gsum = s.sum.download();
+  int bad = 0;
+  for (int64_t c = 0; c < d; ++c)
+    if (!(std::fabs(gsum[size_t(c)] - s.sum.host[size_t(c)]) <= budget[size_t(c)] + 1e-9 * rows)) ++bad;
+  std::printf("%-44s %s (%lld channels, %d over the budget)\n", (name + " sum").c_str(), bad ? "MISMATCH" : "ok", (long long)d, bad);
+  if (bad) ++g_failures;
+}
+
+}  // namespace
+
+int main() {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("kernel_parity: no CUDA device; skipped\n");
+    return 77;
+  }
+  cudaDeviceProp prop{};
+  cudaGetDeviceProperties(&prop, 0);
+  std::printf("kernel_parity on %s\n", prop.name);
+  std::mt19937 rng(1234);
+  for (k::DataType t : {k::DataType::F32, k::DataType::BF16}) {
+    test_channel_stats(t, 1, 1, 1, rng);
+    test_channel_stats(t, 1037, 37, 53, rng);
+    test_channel_stats(t, 4099, 768, 768, rng);
+    test_conv(t, 3, 1, 5, 4, 11, rng);
+    test_conv(t, 2, 77, 131, 4, 262, rng);
+    test_conv(t, 1, 33, 7, 3, 7, rng);
+    test_scan_m1(t, 1, 1, 1, 1, 1, rng);
+    test_scan_m1(t, 2, 77, 37, 16, 5, rng);
+    test_scan_m1(t, 3, 131, 65, 5, 3, rng);
+    test_scan_m1(t, 1, 40, 33, 64, 4, rng);
+    test_scan_m2(t, 1, 1, 1, 1, 1, 1, rng);
+    test_scan_m2(t, 2, 77, 4, 64, 128, 2, rng);
+    test_scan_m2(t, 1, 45, 3, 5, 7, 1, rng);
+    test_scan_m2(t, 1, 20, 2, 17, 256, 1, rng);
+    test_norm(t, t, false, 1, 1, rng);
+    test_norm(t, k::DataType::F32, true, 77, 768, rng);
+    test_norm(t, t, true, 300, 1000, rng);
+    test_norm(t, k::DataType::F32, true, 33, 4096, rng);
+    test_norm(t, k::DataType::F32, false, 5, 8191, rng);
+  }
+  if (cudaDeviceSynchronize() != cudaSuccess) {
+    std::printf("kernel_parity: CUDA error %s\n", cudaGetErrorString(cudaGetLastError()));
+    return 1;
+  }
+  std::printf("kernel_parity: %s\n", g_failures ? "FAILED" : "all kernels match their references");
+  return g_failures ? 1 : 0;
+}

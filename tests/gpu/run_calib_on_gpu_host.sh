@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Issue 4 on the GPU host (the device tool copies the working tree; carry .deps from
+# packaging/gpu-deps.sh): build mambascope-cli and kernel_parity without Qt, check every kernel
+# against its CPU reference, check the fused calibration against the reference (observer) path
+# on the HF fixtures and on random real-shape presets, then benchmark `bench calibrate`.
+#   tests/gpu/run_calib_on_gpu_host.sh [parity|bench|all] [BENCH_SPECS...]
+# BENCH_SPECS: "preset dtype batch seq_len" (default: the 130m shapes). Results land in $OUT.
+set -uo pipefail
+WHAT=${1:-all}; shift || true
+OUT=${OUT:-/tmp/mambascope-gpu}
+mkdir -p "$OUT"
+TORCH=$(python3 -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH" \
+  -DMAMBASCOPE_GUI=OFF -DMAMBASCOPE_TESTS=OFF -DMAMBASCOPE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+  > "$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
+cmake --build build-gpu -j 16 --target mambascope-cli kernel_parity > "$OUT/build.log" 2>&1 \
+  || { grep -E "error|FAILED" "$OUT/build.log" | head -40; exit 1; }
+CLI=build-gpu/bin/mambascope-cli
+TEXT=$OUT/calib.txt
+# A calibration text without the (ignored) extracted novels: the README and the methods notes.
+cat README.md core/engine/*.h > "$TEXT"
+
+if [ "$WHAT" != bench ]; then
+  echo "== kernel parity"
+  build-gpu/bin/kernel_parity 2>&1 | tee "$OUT/kernel_parity.txt" | grep -vE " ok " || true
+  tail -1 "$OUT/kernel_parity.txt"
+  echo "== fused vs reference calibration (fixtures: fp32 must agree to 1e-4)"
+  for m in tests/fixtures/models/*/; do
+    name=$(basename "$m")
+    tok=(); [ -f "$m/tokenizer.json" ] || tok=(--tokenizer tests/fixtures/models/tokenizer.json)
+    for dt in fp32 bf16; do
+      for eng in fused reference; do
+        $CLI calibrate "$m" "${tok[@]}" --file "$TEXT" --out "$OUT/$name-$dt-$eng.safetensors" \
+          --seq-len 96 --batch 4 --dtype $dt --device cuda --engine $eng 2>"$OUT/err.txt" >/dev/null \
+          || { echo "$name $dt $eng failed:"; tail -2 "$OUT/err.txt"; }
+      done
+      rtol=1e-4; [ $dt = bf16 ] && rtol=5e-2
+      echo "-- $name $dt"
+      python3 tests/gpu/compare_stats.py "$OUT/$name-$dt-fused.safetensors" "$OUT/$name-$dt-reference.safetensors" \
+        --rtol $rtol --hist-moved 5e-3 | sed 's/^/   /'
+    done
+  done
+  rm -f "$OUT"/*.safetensors "$OUT/err.txt"
+fi
+
+if [ "$WHAT" != parity ]; then
+  echo "== bench calibrate"
+  [ $# -gt 0 ] || set -- "mamba-130m bf16 8 1024" "mamba-130m fp32 8 1024" "mamba2-130m bf16 8 1024" "mamba2-130m fp32 8 1024"
+  for spec in "$@"; do
+    set -- $spec
+    $CLI bench calibrate --preset $1 --dtype $2 --batch $3 --seq-len $4 --iters ${ITERS:-8} --device cuda \
+      --out "$OUT/calib-$1-$2-b$3-l$4.json" --json 2>"$OUT/err.txt" \
+      | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["preset"], j["dtype"], "B", j["batch"], "L", j["seq_len"], j["engine"], round(j["tokens_per_s"]), "tok/s; peak", round(j.get("peak_gpu_bytes",0)/2**30,2), "GiB")' \
+      || tail -3 "$OUT/err.txt"
+    grep -A40 "fused calibration profile" "$OUT/err.txt" || true
+  done
+fi
