@@ -187,6 +187,8 @@ def main():
     if bad:
         sys.exit(f"bench_hf_calibrate.py: unknown preset or dtype '{bad[0]}' "
                  f"(presets: {', '.join(roofline.PRESETS)}; dtypes: fp32, bf16)")
+    if min(a.batch, a.seq_len, a.iters) < 1 or a.warmup < 0:
+        sys.exit("bench_hf_calibrate.py: --batch, --seq-len and --iters must be >= 1, --warmup >= 0")
     if a.model and not (Path(a.model) / "config.json").is_file():
         sys.exit(f"bench_hf_calibrate.py: {a.model}: no config.json (not an HF model directory)")
     if a.peers == "auto" and not a.device.startswith("cuda"):
@@ -213,11 +215,14 @@ def main():
         for dt in dtypes:
             try:
                 rep = run_one(a, preset, dt, gpu_name)
-            except torch.cuda.OutOfMemoryError as e:  # one size too large must not lose the rest
+            except Exception as e:  # one failing size or kernel must not lose the rest of the matrix
                 rep = {"bench": "calibrate", "tool": "hf-transformers", "preset": preset, "dtype": dt,
-                       "batch": a.batch, "seq_len": a.seq_len, "peers": a.peers, "error": f"out of memory: {e}"[:300]}
+                       "batch": a.batch, "seq_len": a.seq_len, "peers": a.peers,
+                       "error": f"{type(e).__name__}: {str(e).strip()}"[:300]}
+                print(f"hf {preset} {dt}: {rep['error']}", file=sys.stderr, flush=True)
                 failed += 1
-                torch.cuda.empty_cache()
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
             print(json.dumps(rep), flush=True)
             if "error" not in rep:
                 print(f"hf {rep['preset']:12s} {dt:4s} peers={a.peers:4s} fast={rep['fast_path']!s:5s} "
