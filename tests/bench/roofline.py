@@ -16,7 +16,7 @@ Counting (an estimate of the algorithm's work, not of any one implementation's):
     counted (it is overhead the tools pay differently);
   * the LM head (2 * vocab * d_model) only when the run computes logits.
 Peaks are nominal dense figures (H100 SXM: 989 TFLOP/s bf16, 67 TFLOP/s fp32 without tensor cores,
-495 TFLOP/s tf32, 3.35 TB/s; H200: same compute, 4.8 TB/s).
+495 TFLOP/s tf32, 3.35 TB/s; H200: same compute, 4.8 TB/s; H100 PCIe: 756 / 51 / 378, 2.0 TB/s).
 """
 import argparse
 import json
@@ -40,9 +40,10 @@ PRESETS = {
 }
 CHUNK = 256
 D_CONV = 4
-PEAKS = {  # substring of torch.cuda.get_device_name() -> (bf16, fp32, tf32 FLOP/s, bytes/s)
+PEAKS = {  # first substring of the device name that matches -> (bf16, fp32, tf32 FLOP/s, bytes/s)
     "H200": (989e12, 67e12, 495e12, 4.8e12),
-    "H100": (989e12, 67e12, 495e12, 3.35e12),
+    "H100 PCIe": (756e12, 51e12, 378e12, 2.0e12),
+    "H100": (989e12, 67e12, 495e12, 3.35e12),  # SXM
 }
 
 

@@ -36,7 +36,7 @@ stamp() { echo "[bench +$(( $(date +%s) - start ))s] $*"; }
 if [ "$DEVICE" = cpu ]; then
   echo "cpu ($(nproc) cores), dry run" | tee "$OUT/gpu.txt"; KPEERS=off
 else
-  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader | tee "$OUT/gpu.txt"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
   KPEERS=on
 fi
 
