@@ -8,7 +8,12 @@
 
 namespace ms::app {
 
-QStringList viewNames() { return {QStringLiteral("structure"), QStringLiteral("channel-maxima")}; }
+QStringList viewNames() {
+  return {QStringLiteral("structure"), QStringLiteral("channel-maxima"), QStringLiteral("state-heatmap"),
+          QStringLiteral("distributions")};
+}
+
+bool viewNeedsStats(const QString& view) { return view != QLatin1String("structure"); }
 
 CommandLine parseCommandLine(const QStringList& arguments, const QString& defaultModel) {
   CommandLine result;
@@ -16,8 +21,9 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
   parser.setApplicationDescription(
       QStringLiteral("MambaScope: inspect and quantize Mamba language models.\n\n"
                      "Opens MODEL (a model folder, its config.json, a .safetensors or a pytorch_model.bin)\n"
-                     "and shows its layers, quant points and tensors; with --stats, the per-channel\n"
-                     "activation maxima and outlier channels of a calibration run. Without MODEL it\n"
+                     "and shows its layers, quant points and tensors; calibrated (in the app, or with\n"
+                     "--stats from mambascope-cli calibrate), the per-channel activation maxima and outlier\n"
+                     "channels, the SSM state heatmap and the activation distributions. Without MODEL it\n"
                      "opens the shipped demo model (a Mamba-1 trained on Jane Austen's novels)."));
   const QCommandLineOption helpOption({QStringLiteral("h"), QStringLiteral("help")},
                                       QStringLiteral("Show this help and exit."));
@@ -38,17 +44,33 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
   const QCommandLineOption statsOption(
       QStringLiteral("stats"),
       QStringLiteral("Open a statistics file made by `mambascope-cli calibrate MODEL --file TEXT --out <file>` "
-                     "(needed by --view channel-maxima)."),
+                     "instead of calibrating (the statistics views calibrate on the default text without it)."),
       QStringLiteral("file"));
   const QCommandLineOption layerOption(
       QStringLiteral("layer"),
-      QStringLiteral("Show layer <n> (default: 0; channel-maxima: the layer with the most outlier channels)."),
+      QStringLiteral("Show layer <n> (default: 0; statistics views: the layer with the most outlier channels)."),
       QStringLiteral("n"));
+  const QCommandLineOption textOption(
+      QStringLiteral("text"),
+      QStringLiteral("Calibration text for the statistics views (default: the shipped Austen novels, "
+                     "resources/texts/austen.txt)."),
+      QStringLiteral("file"));
+  const QCommandLineOption tokensOption(
+      QStringLiteral("max-tokens"),
+      QStringLiteral("Calibrate on at most <n> tokens from the start of the text (default: 16384)."),
+      QStringLiteral("n"));
+  const QCommandLineOption deviceOption(QStringLiteral("device"),
+                                        QStringLiteral("Calibration device: cpu, cuda or auto (default: auto)."),
+                                        QStringLiteral("device"));
+  const QCommandLineOption tokenizerOption(
+      QStringLiteral("tokenizer"),
+      QStringLiteral("tokenizer.json for calibrating a model that ships none (the state-spaces layout)."),
+      QStringLiteral("file"));
   const QCommandLineOption sizeOption(QStringLiteral("size"),
                                       QStringLiteral("Window size for --screenshot (default: 1400x900)."),
                                       QStringLiteral("WxH"), QStringLiteral("1400x900"));
   parser.addOptions({helpOption, versionOption, screenshotOption, viewOption, selectOption, statsOption, layerOption,
-                     sizeOption});
+                     textOption, tokensOption, deviceOption, tokenizerOption, sizeOption});
   parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("The model to open."),
                                QStringLiteral("[MODEL]"));
   // Parsed before QApplication exists, so helpText() cannot know the program name yet.
@@ -66,6 +88,9 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
   result.view = parser.value(viewOption);
   result.select = parser.value(selectOption);
   result.stats = parser.value(statsOption);
+  result.text = parser.value(textOption);
+  result.device = parser.value(deviceOption);
+  result.tokenizer = parser.value(tokenizerOption);
 
   const QStringList positional = parser.positionalArguments();
   if (positional.size() > 1) {
@@ -86,10 +111,16 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
       return result;
     }
   }
-  // Calibrating from the GUI comes later; until then the statistics come from the CLI.
-  if (result.view == QLatin1String("channel-maxima") && result.stats.isEmpty() && !result.help && !result.version) {
-    result.error = QStringLiteral("--view channel-maxima needs --stats FILE; make one with: "
-                                  "mambascope-cli calibrate MODEL --file TEXT --out FILE.safetensors");
+  if (parser.isSet(tokensOption)) {
+    bool ok = false;
+    result.maxTokens = parser.value(tokensOption).toLongLong(&ok);
+    if (!ok || result.maxTokens < 1) {
+      result.error = QStringLiteral("--max-tokens expects a positive token count, got '%1'").arg(parser.value(tokensOption));
+      return result;
+    }
+  }
+  if (!result.device.isEmpty() && !QStringList{QStringLiteral("cpu"), QStringLiteral("cuda"), QStringLiteral("auto")}.contains(result.device)) {
+    result.error = QStringLiteral("--device expects cpu, cuda or auto, got '%1'").arg(result.device);
     return result;
   }
   const QRegularExpression sizePattern(QStringLiteral("^(\\d{2,5})x(\\d{2,5})$"));

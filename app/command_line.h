@@ -15,6 +15,10 @@ struct CommandLine {
   QString select;                        // --select POINT: canonical quant point to highlight
   QString stats;                         // --stats FILE: a statistics file from mambascope-cli calibrate
   int layer = -1;                        // --layer N: the layer shown (-1: the view's default)
+  QString text;                          // --text FILE: calibration text (default: the shipped one)
+  qint64 maxTokens = 0;                  // --max-tokens N: calibration tokens (0: the default)
+  QString device;                        // --device: for calibration (cpu, cuda, auto)
+  QString tokenizer;                     // --tokenizer FILE: for models that ship none
   QSize size{1400, 900};                 // --size WxH (screenshot window size)
   bool help = false;
   bool version = false;
@@ -24,6 +28,8 @@ struct CommandLine {
 
 // Names accepted by --view, in menu order.
 QStringList viewNames();
+// Whether a view draws calibration statistics (and so calibrates when none are given).
+bool viewNeedsStats(const QString& view);
 // `arguments` includes the program name, as QCoreApplication::arguments() does.
 // `defaultModel` is opened when no MODEL is given (the shipped demo model; may be empty).
 CommandLine parseCommandLine(const QStringList& arguments, const QString& defaultModel = {});

@@ -26,4 +26,20 @@ QString demoModelPath() {
   return QFileInfo(demo + QStringLiteral("/config.json")).exists() ? demo : QString();
 }
 
+QStringList shippedTexts() {
+  const QString dir = dataDirectory();
+  if (dir.isEmpty()) return {};
+  QStringList out;
+  for (const QFileInfo& info : QDir(dir + QStringLiteral("/texts")).entryInfoList({QStringLiteral("*.txt")}, QDir::Files, QDir::Name))
+    out << info.absoluteFilePath();
+  return out;
+}
+
+QString defaultCalibrationText() {
+  const QString dir = dataDirectory();
+  if (dir.isEmpty()) return {};
+  const QString text = QDir(dir).absoluteFilePath(QStringLiteral("texts/austen.txt"));
+  return QFileInfo(text).isFile() ? text : QString();
+}
+
 }  // namespace ms::app

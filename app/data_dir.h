@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QString>
+#include <QStringList>
 
 namespace ms::app {
 
@@ -10,5 +11,16 @@ namespace ms::app {
 QString dataDirectory();
 // The demo Mamba-1 the app opens when started without a model; empty when none is shipped.
 QString demoModelPath();
+// The calibration texts shipped in the data directory (texts/*.txt, extracted by
+// resources/training/extract_texts.sh), sorted by name; empty when none were extracted.
+QStringList shippedTexts();
+// The text calibration uses when none is chosen: Jane Austen's novels (texts/austen.txt), which
+// open with Sense and Sensibility, so the default token budget (kDefaultCalibrationTokens)
+// covers its first chapters. Empty when the text is not there.
+QString defaultCalibrationText();
+// 16,384 tokens: about the first eight chapters of Sense and Sensibility with the demo
+// tokenizer, about 10 s on two CPU cores for the demo model; enough for every channel's absmax to
+// settle on the demo models (the outlier channels they show at 50,000 tokens already stand out).
+inline constexpr qint64 kDefaultCalibrationTokens = 16384;
 
 }  // namespace ms::app

@@ -57,7 +57,14 @@ int main(int argc, char** argv) {
   options.interactive = cl.screenshot.isEmpty();
   options.view = cl.view;
   options.layer = cl.layer;
+  options.tokenizer = cl.tokenizer;
   ms::app::MainWindow window(options);
+  // What a statistics view calibrates on when no --stats is given.
+  ms::app::CalibrationChoice calibration;
+  calibration.textFile = cl.text.isEmpty() ? ms::app::defaultCalibrationText() : cl.text;
+  calibration.maxTokens = cl.maxTokens > 0 ? cl.maxTokens : ms::app::kDefaultCalibrationTokens;
+  calibration.device = cl.device;
+  const bool calibrate = ms::app::viewNeedsStats(cl.view) && cl.stats.isEmpty();
 
   if (!cl.screenshot.isEmpty()) {
     ms::app::ScreenshotRunner::Request request;
@@ -66,6 +73,8 @@ int main(int argc, char** argv) {
     request.size = cl.size;
     request.stats = cl.stats;
     request.layer = cl.layer;
+    request.calibrate = calibrate;
+    request.calibration = calibration;
     if (!cl.select.isEmpty()) request.select = ms::QuantPoint::parse(cl.select.toStdString());
     ms::app::ScreenshotRunner runner(&window, request);
     QObject::connect(&runner, &ms::app::ScreenshotRunner::finished, &app, [&app](int code, const QString& error) {
@@ -83,6 +92,10 @@ int main(int argc, char** argv) {
     const QString stats = cl.stats;
     QObject::connect(&window, &ms::app::MainWindow::modelOpened, &window, [&window, stats] { window.openStats(stats); },
                      Qt::SingleShotConnection);
+  }
+  if (calibrate && !calibration.textFile.isEmpty()) {
+    QObject::connect(&window, &ms::app::MainWindow::modelOpened, &window,
+                     [&window, calibration] { window.calibrate(calibration); }, Qt::SingleShotConnection);
   }
   if (!cl.select.isEmpty()) {
     const auto point = ms::QuantPoint::parse(cl.select.toStdString());

@@ -20,12 +20,14 @@
 #include <QProgressBar>
 #include <QSettings>
 #include <QStatusBar>
+#include <QTemporaryDir>
 #include <QTimer>
 #include <QToolBar>
 #include <QTreeView>
 
 #include <imgui.h>
 
+#include "app/data_dir.h"
 #include "app/imgui_canvas.h"
 #include "app/recent_files.h"
 #include "app/structure_model.h"
@@ -69,6 +71,7 @@ MainWindow::MainWindow(Options options, QWidget* parent) : QMainWindow(parent), 
 
   m_jobs = new JobTracker(this);
   m_statsJobs = new JobTracker(this);
+  m_calibration = new CalibrationProcess(this);
   m_view = m_options.view;
   m_canvas = new ImGuiCanvas(this);
   setCentralWidget(m_canvas);
@@ -125,6 +128,85 @@ void MainWindow::createDocks() {
   addDockWidget(Qt::LeftDockWidgetArea, summaryDock);
   splitDockWidget(summaryDock, treeDock, Qt::Vertical);
   resizeDocks({treeDock}, {470}, Qt::Horizontal);
+
+  m_calibrationPanel = new CalibrationPanel(this);
+  m_calibrationPanel->setShippedTexts(shippedTexts(), defaultCalibrationText());
+  auto* calibrationDock = new QDockWidget(tr("Calibration"), this);
+  calibrationDock->setObjectName(QStringLiteral("calibrationDock"));
+  calibrationDock->setWidget(m_calibrationPanel);
+  addDockWidget(Qt::LeftDockWidgetArea, calibrationDock);
+  tabifyDockWidget(summaryDock, calibrationDock);
+  summaryDock->raise();
+  connect(m_calibrationPanel, &CalibrationPanel::calibrateRequested, this, &MainWindow::calibrate);
+  connect(m_calibrationPanel, &CalibrationPanel::cancelRequested, this, &MainWindow::cancelCalibration);
+  connect(m_calibration, &CalibrationProcess::runningChanged, m_calibrationPanel, &CalibrationPanel::setRunning);
+  connect(m_calibration, &CalibrationProcess::progressChanged, this,
+          [this](quint64, const CalibrationProgress& progress) { m_calibrationPanel->setProgress(progress); });
+  connect(m_calibration, &CalibrationProcess::finished, this,
+          [this](quint64, const QString& path, bool cancelled) { onCalibrationFinished(path, cancelled); });
+  connect(m_calibration, &CalibrationProcess::failed, this,
+          [this](quint64, const QString& message) { onCalibrationFailed(message); });
+}
+
+void MainWindow::calibrate(const CalibrationChoice& choice) {
+  if (!m_snapshot) {
+    onCalibrationFailed(tr("open a model before calibrating it"));
+    return;
+  }
+  if (!m_tempDir) m_tempDir = std::make_unique<QTemporaryDir>(QDir::tempPath() + QStringLiteral("/mambascope-XXXXXX"));
+  if (!m_tempDir->isValid()) {
+    onCalibrationFailed(tr("%1: cannot create a temporary directory").arg(QDir::tempPath()));
+    return;
+  }
+  const int run = ++m_calibrationRuns;
+  CalibrationRequest request;
+  request.model = m_modelPath;
+  request.text = choice.textFile;
+  if (request.text.isEmpty()) {
+    // Typed text goes to the CLI as a file, byte for byte (UTF-8).
+    request.text = m_tempDir->filePath(QStringLiteral("typed-%1.txt").arg(run));
+    QFile file(request.text);
+    if (!file.open(QIODevice::WriteOnly) || file.write(choice.typedText.toUtf8()) < 0) {
+      onCalibrationFailed(tr("%1: cannot write the typed text").arg(request.text));
+      return;
+    }
+  }
+  request.out = m_tempDir->filePath(QStringLiteral("stats-%1.safetensors").arg(run));
+  request.maxTokens = choice.maxTokens;
+  request.device = choice.device == QLatin1String("auto") ? QString() : choice.device;
+  request.tokenizer = m_options.tokenizer;
+  statusBar()->showMessage(tr("Calibrating on %1…").arg(QFileInfo(request.text).fileName()));
+  m_calibration->start(request);
+}
+
+void MainWindow::cancelCalibration() {
+  if (!m_calibration->isRunning()) return;
+  statusBar()->showMessage(tr("Cancelling calibration (saving the statistics collected so far)…"));
+  m_calibration->cancel();
+}
+
+void MainWindow::onCalibrationFinished(const QString& path, bool cancelled) {
+  if (path.isEmpty()) {  // cancelled before the first batch
+    m_calibrationPanel->setOutcome(tr("Cancelled before any statistics were collected."), false);
+    statusBar()->showMessage(tr("Calibration cancelled"), 10000);
+    return;
+  }
+  m_calibrationPanel->setOutcome(cancelled ? tr("Cancelled: showing the statistics collected so far.")
+                                           : tr("Done."),
+                                 false);
+  openStats(path);
+}
+
+void MainWindow::onCalibrationFailed(const QString& message) {
+  m_calibrationPanel->setOutcome(message, true);
+  statusBar()->showMessage(tr("Calibration failed"), 10000);
+  Q_EMIT calibrationFailed(message);
+  if (m_options.interactive) {
+    QMessageBox box(QMessageBox::Critical, tr("Calibration failed"), tr("MambaScope could not calibrate the model."),
+                    QMessageBox::Ok, this);
+    box.setInformativeText(message);
+    box.exec();
+  }
 }
 
 void MainWindow::createActions() {
@@ -144,7 +226,9 @@ void MainWindow::createActions() {
   m_viewMenu = menuBar()->addMenu(tr("&View"));
   m_viewGroup = new QActionGroup(this);
   const std::pair<QString, QString> views[] = {{QStringLiteral("structure"), tr("&Structure")},
-                                               {QStringLiteral("channel-maxima"), tr("&Channel Maxima")}};
+                                               {QStringLiteral("channel-maxima"), tr("&Channel Maxima")},
+                                               {QStringLiteral("state-heatmap"), tr("State &Heatmap")},
+                                               {QStringLiteral("distributions"), tr("&Distributions")}};
   int key = Qt::Key_1;
   for (const auto& [name, text] : views) {
     QAction* action = m_viewMenu->addAction(text, this, [this, name = name] { setView(name); });
@@ -228,8 +312,14 @@ void MainWindow::onStatsLoaded(const QString& path, const std::shared_ptr<const 
   m_channelState = {};
   m_channelState.layer = layer;
   m_channelState.module = stats->point_with_most_outliers(layer);
-  setView(QStringLiteral("channel-maxima"));
-  syncTreeFromChannelView();
+  m_stateState = {};
+  m_stateState.layer = m_options.layer >= 0 ? layer : stats->state_layer_with_most_outliers();
+  m_distributionsState = {};
+  m_distributionsState.layer = layer;
+  m_distributionsState.module = m_channelState.module;
+  // The statistics views stay where they are; from the structure, show the channel maxima.
+  if (m_view == QLatin1String("structure")) setView(QStringLiteral("channel-maxima"));
+  syncTreeFromStatsView();
   updatePathLabel();
   Q_EMIT statsOpened(path);
 }
@@ -255,7 +345,10 @@ void MainWindow::setView(const QString& name) {
 
 void MainWindow::updatePathLabel() {
   QString text = QDir::toNativeSeparators(QFileInfo(m_modelPath).absoluteFilePath());
-  if (m_stats) text += tr("   ·   statistics: %1").arg(QDir::toNativeSeparators(QFileInfo(m_statsPath).absoluteFilePath()));
+  if (m_stats && m_tempDir && m_statsPath.startsWith(m_tempDir->path()))
+    text += tr("   ·   calibrated in the app on %1 tokens%2").arg(m_stats->tokens).arg(m_stats->cancelled ? tr(" (cancelled)") : QString());
+  else if (m_stats)
+    text += tr("   ·   statistics: %1").arg(QDir::toNativeSeparators(QFileInfo(m_statsPath).absoluteFilePath()));
   m_pathLabel->setText(text);
 }
 
@@ -275,15 +368,19 @@ void MainWindow::onLoaded(const QString& path, const LoadedModel& model) {
   m_checkpoint = model.checkpoint;
   m_snapshot = model.snapshot;
   m_modelPath = path;
-  // Statistics describe the previous model; a stats load still running is for it too.
+  // Statistics describe the previous model; a stats load or calibration still running is for it too.
   m_statsJobs->cancel();
+  m_calibration->stop();
   m_stats.reset();
   m_statsPath.clear();
   m_structureState = {};
   m_channelState = {};
+  m_stateState = {};
+  m_distributionsState = {};
   m_model->setSnapshot(m_snapshot);
   m_summary->setSnapshot(m_snapshot);
   m_openStats->setEnabled(true);
+  m_calibrationPanel->setModelOpen(true);
   selectLayer(m_options.layer >= 0 ? std::min<int>(m_options.layer, static_cast<int>(m_snapshot->layers.size()) - 1) : 0);
   updatePathLabel();
   setWindowTitle(tr("%1 — MambaScope").arg(QFileInfo(QString::fromStdString(m_snapshot->dir)).fileName()));
@@ -342,11 +439,11 @@ void MainWindow::onTreeSelectionChanged() {
   if (layer >= 0) m_structureState.layer = layer;
   // A global tensor (embedding, norm_f) keeps the current layer on the canvas.
   if (layer >= 0 || !index.isValid()) m_structureState.selected = m_model->pointOf(index);
-  // The channel-maxima view follows: same layer, and an activation input it has becomes its point.
-  if (layer >= 0) m_channelState.layer = layer;
+  // The statistics views follow: same layer, and an activation input they have becomes their point.
+  if (layer >= 0) m_channelState.layer = m_stateState.layer = m_distributionsState.layer = layer;
   const std::optional<QuantPoint> point = m_model->pointOf(index);
   if (point && point->site == Site::Input && (!m_stats || m_stats->find(point->module)))
-    m_channelState.module = point->module;
+    m_channelState.module = m_distributionsState.module = point->module;
   m_canvas->requestFrames();
 }
 
@@ -355,20 +452,34 @@ void MainWindow::drawFrame() {
     views::empty::draw(m_empty, m_emptyState);
     return;
   }
+  if (m_view != QLatin1String("structure") && !m_stats) {
+    const views::empty::Snapshot hint{
+        m_calibration->isRunning() ? "Calibrating…" : "No statistics yet",
+        m_calibration->isRunning()
+            ? "The view appears when the calibration in the Calibration dock is done."
+            : "Calibrate in the Calibration dock, or File › Open Statistics (Ctrl+Shift+O) for a file made by\n"
+              "mambascope-cli calibrate MODEL --file TEXT --out stats.safetensors"};
+    views::empty::draw(hint, m_emptyState);
+    return;
+  }
   if (m_view == QLatin1String("channel-maxima")) {
-    if (!m_stats) {
-      const views::empty::Snapshot hint{
-          "No statistics open",
-          "File › Open Statistics (Ctrl+Shift+O). Make a statistics file with\n"
-          "mambascope-cli calibrate MODEL --file TEXT --out stats.safetensors"};
-      views::empty::draw(hint, m_emptyState);
-      return;
-    }
     views::channel_maxima::draw(*m_stats, m_channelState);
     if (m_channelState.user_changed) {
       m_channelState.user_changed = false;
-      QTimer::singleShot(0, this, &MainWindow::syncTreeFromChannelView);
+      QTimer::singleShot(0, this, &MainWindow::syncTreeFromStatsView);
     }
+    return;
+  }
+  if (m_view == QLatin1String("state-heatmap")) {
+    views::state_heatmap::draw(*m_stats, m_stateState);
+    if (m_stateState.user_changed) {
+      m_stateState.user_changed = false;
+      QTimer::singleShot(0, this, &MainWindow::syncTreeFromStatsView);
+    }
+    return;
+  }
+  if (m_view == QLatin1String("distributions")) {
+    views::distributions::draw(*m_stats, m_distributionsState);
     return;
   }
   views::structure::draw(*m_snapshot, m_structureState);
@@ -391,12 +502,20 @@ void MainWindow::syncTreeFromCanvas() {
   m_syncing = false;
 }
 
-void MainWindow::syncTreeFromChannelView() {
+void MainWindow::syncTreeFromStatsView() {
   if (m_syncing) return;
   m_syncing = true;
-  const views::channel_maxima::ViewState state = m_channelState;
-  selectPoint(QuantPoint{state.layer, state.module, Site::Input});
-  m_channelState = state;  // the tree echo must not change what the user picked
+  // The tree echo must not change what the user picked in any view.
+  const views::channel_maxima::ViewState channel = m_channelState;
+  const views::state_heatmap::ViewState state = m_stateState;
+  const views::distributions::ViewState distributions = m_distributionsState;
+  if (m_view == QLatin1String("state-heatmap")) selectPoint(QuantPoint{state.layer, Module::Ssm, Site::State});
+  else if (m_view == QLatin1String("distributions"))
+    selectPoint(QuantPoint{distributions.layer, distributions.module, Site::Input});
+  else selectPoint(QuantPoint{channel.layer, channel.module, Site::Input});
+  m_channelState = channel;
+  m_stateState = state;
+  m_distributionsState = distributions;
   m_syncing = false;
 }
 
@@ -416,6 +535,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   }
   m_jobs->cancel();
   m_statsJobs->cancel();
+  m_calibration->stop();
   QMainWindow::closeEvent(event);
 }
 

@@ -4,8 +4,10 @@
 // the tree and the canvas in step. Remembers recent files, geometry and dock layout in QSettings.
 //
 // Statistics files (File > Open Statistics, --stats) load in their own background job, after the
-// model (they are checked against it: layer count and channel widths), and feed the
-// channel-maxima view. The canvas shows one view at a time (View menu, --view).
+// model (they are checked against it: layer count and channel widths), and feed the statistics
+// views (channel maxima, state heatmap, distributions). The Calibration dock makes them: it runs
+// `mambascope-cli calibrate` (CalibrationProcess) into a temporary file and loads the result the
+// same way. The canvas shows one view at a time (View menu, --view).
 //
 // It holds no model knowledge: opening is core's (ms::open_checkpoint, ms::read_stats_file), the
 // structure is the snapshot's (views/model_snapshot.h), drawing is the views'.
@@ -17,12 +19,16 @@
 #include <QMainWindow>
 #include <QString>
 
+#include "app/calibration_panel.h"
+#include "app/calibration_process.h"
 #include "app/job_tracker.h"
 #include "core/model/quant_point.h"
 #include "core/model/stats_file.h"
 #include "views/channel_maxima_view.h"
+#include "views/distributions_view.h"
 #include "views/empty_view.h"
 #include "views/model_snapshot.h"
+#include "views/state_heatmap_view.h"
 #include "views/structure_view.h"
 
 class QAction;
@@ -31,6 +37,7 @@ class QLabel;
 class QMenu;
 class QProgressBar;
 class QSettings;
+class QTemporaryDir;
 class QTreeView;
 
 namespace ms {
@@ -66,6 +73,7 @@ class MainWindow : public QMainWindow {
     bool interactive = true;       // false (screenshot mode): no dialogs, no settings read or written
     QString view = QStringLiteral("structure");   // one of viewNames()
     int layer = -1;                                 // --layer: shown once the model (or stats) opens
+    QString tokenizer;                              // --tokenizer: passed to calibration
   };
 
   explicit MainWindow(Options options, QWidget* parent = nullptr);
@@ -76,7 +84,11 @@ class MainWindow : public QMainWindow {
   void selectLayer(int layer);
   // Opens a statistics file for the open model (background job) and shows the channel-maxima view.
   void openStats(const QString& path);
-  void setView(const QString& name);   // "structure" or "channel-maxima"
+  void setView(const QString& name);   // one of viewNames()
+  // Calibrates the open model on the chosen text (mambascope-cli calibrate in a QProcess) and opens
+  // the statistics when done; a cancelled run opens what it collected. Supersedes a running one.
+  void calibrate(const CalibrationChoice& choice);
+  void cancelCalibration();
 
   const std::shared_ptr<const ModelSnapshot>& snapshot() const { return m_snapshot; }
   ImGuiCanvas* canvas() const { return m_canvas; }
@@ -86,6 +98,9 @@ class MainWindow : public QMainWindow {
   const views::structure::ViewState& structureState() const { return m_structureState; }
   const std::shared_ptr<const StatsSnapshot>& stats() const { return m_stats; }
   const views::channel_maxima::ViewState& channelMaximaState() const { return m_channelState; }
+  const views::state_heatmap::ViewState& stateHeatmapState() const { return m_stateState; }
+  CalibrationProcess* calibration() const { return m_calibration; }
+  CalibrationPanel* calibrationPanel() const { return m_calibrationPanel; }
   QString view() const { return m_view; }
 
  Q_SIGNALS:
@@ -93,6 +108,7 @@ class MainWindow : public QMainWindow {
   void modelFailed(const QString& path, const QString& message);
   void statsOpened(const QString& path);
   void statsFailed(const QString& path, const QString& message);
+  void calibrationFailed(const QString& message);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -111,7 +127,9 @@ class MainWindow : public QMainWindow {
   void updateRecentMenu();
   void drawFrame();
   void syncTreeFromCanvas();
-  void syncTreeFromChannelView();
+  void syncTreeFromStatsView();
+  void onCalibrationFinished(const QString& path, bool cancelled);
+  void onCalibrationFailed(const QString& message);
   void onStatsLoaded(const QString& path, const std::shared_ptr<const StatsSnapshot>& stats);
   void onStatsFailed(const QString& path, const QString& message);
   void updatePathLabel();
@@ -127,6 +145,10 @@ class MainWindow : public QMainWindow {
   StructureModel* m_model = nullptr;
   QTreeView* m_tree = nullptr;
   SummaryPanel* m_summary = nullptr;
+  CalibrationPanel* m_calibrationPanel = nullptr;
+  CalibrationProcess* m_calibration = nullptr;
+  std::unique_ptr<QTemporaryDir> m_tempDir;  // calibration outputs and typed texts, gone with the window
+  int m_calibrationRuns = 0;
   QMenu* m_recentMenu = nullptr;
   QMenu* m_viewMenu = nullptr;
   QAction* m_openStats = nullptr;
@@ -141,6 +163,8 @@ class MainWindow : public QMainWindow {
   QString m_view;
   views::structure::ViewState m_structureState;
   views::channel_maxima::ViewState m_channelState;
+  views::state_heatmap::ViewState m_stateState;
+  views::distributions::ViewState m_distributionsState;
   views::empty::Snapshot m_empty;
   views::empty::ViewState m_emptyState;
   bool m_syncing = false;  // tree selection set from the canvas: don't echo it back

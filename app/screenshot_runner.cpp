@@ -32,12 +32,22 @@ ScreenshotRunner::ScreenshotRunner(MainWindow* window, Request request, QObject*
       m_window->openStats(m_request.stats);
       return;
     }
+    if (m_request.calibrate) {
+      if (m_request.calibration.textFile.isEmpty()) {
+        fail(QStringLiteral("no calibration text: resources/texts/austen.txt is missing (packaging/setup.sh "
+                            "extracts it); give --text FILE, or --stats FILE from mambascope-cli calibrate"));
+        return;
+      }
+      m_window->calibrate(m_request.calibration);
+      return;
+    }
     // Let the tree and docks settle (layout happens in posted events) before grabbing.
     QTimer::singleShot(50, this, &ScreenshotRunner::capture);
   });
   connect(m_window, &MainWindow::statsOpened, this, [this] { QTimer::singleShot(50, this, &ScreenshotRunner::capture); });
   connect(m_window, &MainWindow::modelFailed, this, [this](const QString&, const QString& message) { fail(message); });
   connect(m_window, &MainWindow::statsFailed, this, [this](const QString&, const QString& message) { fail(message); });
+  connect(m_window, &MainWindow::calibrationFailed, this, [this](const QString& message) { fail(message); });
 }
 
 void ScreenshotRunner::start() {

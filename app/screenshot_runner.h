@@ -1,7 +1,9 @@
 // ScreenshotRunner: the headless mode `mambascope MODEL --screenshot F.png`. Shows the window at a
 // fixed size, opens the model through the normal background job, renders the canvas, grabs the
 // whole window (widgets via QWidget::grab, the GL canvas via grabFramebuffer) and saves it
-// atomically; with a statistics file, it opens that after the model and captures once it is read.
+// atomically; with a statistics file, it opens that after the model and captures once it is read;
+// for a statistics view without one, it calibrates the model first (MainWindow::calibrate, the
+// default text unless --text) and captures once those statistics are read.
 // Reports the outcome as finished(exitCode, oneLineError); main() turns it into the
 // process exit code. Later issues add views and states; the sequence stays the same.
 #pragma once
@@ -14,6 +16,7 @@
 #include <QString>
 #include <QTimer>
 
+#include "app/calibration_panel.h"
 #include "core/model/quant_point.h"
 
 namespace ms::app {
@@ -31,7 +34,9 @@ class ScreenshotRunner : public QObject {
     std::optional<QuantPoint> select;
     QString stats;                 // opened after the model; the capture waits for it
     int layer = -1;                // --layer: checked against the model (the window shows it)
-    int timeoutMs = 120000;
+    bool calibrate = false;        // calibrate when no stats are given (the statistics views)
+    CalibrationChoice calibration; // its text (empty: none found), tokens and device
+    int timeoutMs = 300000;        // calibrating on two CPU cores takes tens of seconds
   };
 
   ScreenshotRunner(MainWindow* window, Request request, QObject* parent = nullptr);

@@ -18,6 +18,7 @@
 #include <imgui.h>
 
 #include "views/plot.h"
+#include "views/text_format.h"
 #include "views/theme.h"
 
 namespace ms::views::channel_maxima {
@@ -30,39 +31,6 @@ namespace {
 // Okabe–Ito vermillion against the activation teal: apart for every common colour-vision deficiency.
 constexpr uint32_t kOutlier = 0xFFE8612C;
 constexpr uint32_t kMean = 0xFFDFE1E5;
-
-std::string fmt(const char* format, double v) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, v);
-  return buffer;
-}
-
-// Significant digits that suit the magnitude: 0.0123, 1.23, 123.
-std::string num(double v) {
-  if (v == 0.0) return "0";
-  const double a = std::abs(v);
-  if (a >= 1000.0 || a < 0.001) return fmt("%.3g", v);
-  if (a >= 100.0) return fmt("%.1f", v);
-  if (a >= 1.0) return fmt("%.3f", v);
-  return fmt("%.4f", v);
-}
-
-// 50000 -> "50,000".
-std::string thousands(int64_t v) {
-  std::string digits = std::to_string(v), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0 && digits[i - 1] != '-') out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-// Whether an item `width` wide fits on the current row, after the last item, before `right`
-// (window coordinates). Header rows wrap with it instead of overlapping on narrow canvases.
-bool fits_on_row(float width, float right) {
-  const float last = ImGui::GetItemRectMax().x - ImGui::GetWindowPos().x;
-  return last + ImGui::GetStyle().ItemSpacing.x + width <= right;
-}
 
 std::string point_label(Module m) { return std::string(module_name(m)) + ".input"; }
 

@@ -58,12 +58,16 @@ std::vector<double> ticks(const Axis& axis, int target_count) {
   if (axis.scale == Scale::Log) {
     const int d0 = static_cast<int>(std::floor(std::log10(lo))), d1 = static_cast<int>(std::ceil(std::log10(hi)));
     const bool fine = d1 - d0 <= 2;  // one or two decades: 1, 2, 5 per decade
-    for (int d = d0; d <= d1; ++d)
+    // Many decades in little room: every k-th decade, on multiples of k so labels stay round.
+    const int stride = std::max(1, static_cast<int>(std::ceil((d1 - d0) / static_cast<double>(std::max(target_count, 1)))));
+    for (int d = d0; d <= d1; ++d) {
+      if (((d % stride) + stride) % stride != 0) continue;
       for (const double m : {1.0, 2.0, 5.0}) {
         if (m != 1.0 && !fine) continue;
         const double v = m * std::pow(10.0, d);
         if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push_back(v);
       }
+    }
     return out;
   }
   const double raw = (hi - lo) / std::max(target_count, 1);
@@ -92,20 +96,31 @@ std::string tick_text(double v, bool integer) {
 // [SECTION] Frame: panel, grid, axes
 //-------------------------------------------------------------------------------------------------
 
-Frame frame(ImDrawList* dl, ImVec2 pos, ImVec2 size, const Axis& x, const Axis& y) {
+namespace {
+std::vector<double> y_ticks_for(const Axis& y, float height) {
+  const float spacing = y.tick_spacing > 0.0f ? y.tick_spacing : theme().mono->FontSize * 3.0f;
+  return ticks(y, std::max(2, static_cast<int>(height / spacing)));
+}
+}  // namespace
+
+float left_margin(const Axis& y, float height) {
+  ImFont* font = theme().mono;
+  float label_w = 0.0f;
+  for (const double v : y_ticks_for(y, height)) label_w = std::max(label_w, text_size(font, tick_text(v, y.integer_ticks)).x);
+  return (y.label.empty() ? 0.0f : font->FontSize * 1.6f) + label_w + 10.0f;
+}
+
+Frame frame(ImDrawList* dl, ImVec2 pos, ImVec2 size, const Axis& x, const Axis& y, float min_left) {
   const Theme t = theme();
   ImFont* font = t.mono;
   const float line = font->FontSize;
-  const float y_spacing = y.tick_spacing > 0.0f ? y.tick_spacing : line * 3.0f;
-  const std::vector<double> y_ticks = ticks(y, std::max(2, static_cast<int>(size.y / y_spacing)));
-  float label_w = 0.0f;
-  for (const double v : y_ticks) label_w = std::max(label_w, text_size(font, tick_text(v, y.integer_ticks)).x);
+  const std::vector<double> y_ticks = y_ticks_for(y, size.y);
 
   Frame f;
   f.dl = dl;
   f.x = x;
   f.y = y;
-  const float left = (y.label.empty() ? 0.0f : line * 1.6f) + label_w + 10.0f;
+  const float left = std::max(left_margin(y, size.y), min_left);
   const float bottom = line * 1.5f + (x.label.empty() ? 0.0f : line * 1.5f);
   f.min = ImVec2(pos.x + left, pos.y + line * 0.6f);
   f.max = ImVec2(pos.x + size.x - 8.0f, pos.y + size.y - bottom);
@@ -165,18 +180,20 @@ Frame frame(ImDrawList* dl, ImVec2 pos, ImVec2 size, const Axis& x, const Axis& 
 
 void bars(const Frame& f, const float* values, int count, uint32_t colour) {
   if (count <= 0) return;
-  const float width = f.max.x - f.min.x;
-  const float per = width / static_cast<float>(count);
+  // Pixels per index from the axis, not the frame width: a zoomed axis shows part of the values.
+  const float per = f.to_x(1.0) - f.to_x(0.0);
   if (per >= 2.0f) {
     const float gap = per >= 5.0f ? 1.0f : 0.0f;
-    for (int i = 0; i < count; ++i) {
+    const int first = std::max(0, static_cast<int>(std::floor(f.from_x(f.min.x) + 0.5)));
+    const int last = std::min(count - 1, static_cast<int>(std::floor(f.from_x(f.max.x) + 0.5)));
+    for (int i = first; i <= last; ++i) {
       const float x0 = f.to_x(i - 0.5), x1 = f.to_x(i + 0.5);
       f.dl->AddRectFilled(ImVec2(x0 + gap * 0.5f, f.to_y(values[i])), ImVec2(x1 - gap * 0.5f, f.max.y), colour);
     }
     return;
   }
   // More values than pixels: one column per pixel, the largest value in it (a peak never vanishes).
-  const int columns = static_cast<int>(width);
+  const int columns = static_cast<int>(f.max.x - f.min.x);
   for (int px = 0; px < columns; ++px) {
     const int i0 = static_cast<int>(std::floor(f.from_x(f.min.x + px) + 0.5));
     const int i1 = static_cast<int>(std::floor(f.from_x(f.min.x + px + 1) + 0.5));
@@ -264,6 +281,114 @@ void heatmap(const Frame& f, const float* values, int rows, int cols) {
       const ImVec2 b(std::floor(f.min.x + (c + 1) * w), std::floor(f.min.y + (r + 1) * h));
       if (b.x > a.x) f.dl->AddRectFilled(a, b, viridis(values[static_cast<std::size_t>(r) * cols + c]));
     }
+}
+
+double axis_fraction(const Axis& a, double v) {
+  const double lo = forward(a, a.min), hi = forward(a, a.max);
+  return hi != lo ? (forward(a, v) - lo) / (hi - lo) : 0.5;
+}
+
+void heatmap_values(const Frame& f, const float* values, int rows, int cols, const Axis& scale, bool transposed) {
+  if (rows <= 0 || cols <= 0) return;
+  const auto at = [&](int r, int c) {
+    return transposed ? values[static_cast<std::size_t>(c) * rows + r] : values[static_cast<std::size_t>(r) * cols + c];
+  };
+  const float row_h = (f.max.y - f.min.y) / static_cast<float>(rows);
+  const auto colour = [&](float v) {
+    return viridis(v > 0.0f || scale.scale == Scale::Linear ? static_cast<float>(axis_fraction(scale, v)) : 0.0f);
+  };
+  const float per = f.to_x(1.0) - f.to_x(0.0);
+  if (per >= 1.0f) {
+    const int first = std::max(0, static_cast<int>(std::floor(f.from_x(f.min.x) + 0.5)));
+    const int last = std::min(cols - 1, static_cast<int>(std::floor(f.from_x(f.max.x) + 0.5)));
+    for (int c = first; c <= last; ++c) {
+      // Cells snap to whole pixels so neighbours neither overlap nor leave seams.
+      const float x0 = std::floor(std::max(f.to_x(c - 0.5), f.min.x)), x1 = std::floor(std::min(f.to_x(c + 0.5), f.max.x));
+      if (x1 <= x0) continue;
+      for (int r = 0; r < rows; ++r)
+        f.dl->AddRectFilled(ImVec2(x0, std::floor(f.min.y + r * row_h)), ImVec2(x1, std::floor(f.min.y + (r + 1) * row_h)),
+                            colour(at(r, c)));
+    }
+    return;
+  }
+  const int columns = static_cast<int>(f.max.x - f.min.x);
+  for (int px = 0; px < columns; ++px) {
+    const int c0 = std::max(0, static_cast<int>(std::floor(f.from_x(f.min.x + px) + 0.5)));
+    const int c1 = std::min(cols, std::max(static_cast<int>(std::floor(f.from_x(f.min.x + px + 1) + 0.5)), c0 + 1));
+    if (c0 >= c1) continue;
+    for (int r = 0; r < rows; ++r) {
+      float v = at(r, c0);
+      for (int c = c0 + 1; c < c1; ++c) v = std::max(v, at(r, c));
+      f.dl->AddRectFilled(ImVec2(f.min.x + px, std::floor(f.min.y + r * row_h)),
+                          ImVec2(f.min.x + px + 1, std::floor(f.min.y + (r + 1) * row_h)), colour(v));
+    }
+  }
+}
+
+Axis zoomed(Axis axis, const Zoom& zoom) {
+  const double span = axis.max - axis.min, lo = axis.min;
+  axis.min = lo + zoom.lo * span;
+  axis.max = lo + zoom.hi * span;
+  return axis;
+}
+
+bool zoom_pan_x(const Frame& f, const char* id, Zoom& zoom, double max_zoom) {
+  const float width = f.max.x - f.min.x;
+  if (width < 10.0f || f.max.y - f.min.y < 2.0f) return false;
+  const ImVec2 cursor = ImGui::GetCursorScreenPos();
+  ImGui::SetCursorScreenPos(f.min);
+  ImGui::InvisibleButton(id, ImVec2(width, f.max.y - f.min.y));
+  ImGui::SetCursorScreenPos(cursor);
+  const Zoom before = zoom;
+  const ImGuiIO& io = ImGui::GetIO();
+  double span = zoom.hi - zoom.lo;
+  if (ImGui::IsItemHovered() && io.MouseWheel != 0.0f) {
+    // One wheel notch: 20 % in or out, keeping the data under the mouse where it is.
+    const double at = zoom.lo + span * std::clamp((io.MousePos.x - f.min.x) / width, 0.0f, 1.0f);
+    const double next = std::clamp(span * std::pow(0.8, io.MouseWheel), max_zoom, 1.0);
+    zoom.lo = at - (at - zoom.lo) * next / span;
+    zoom.hi = zoom.lo + next;
+    span = next;
+  }
+  if (ImGui::IsItemActive() && ImGui::IsMouseDragging(ImGuiMouseButton_Left, 0.0f)) {
+    const double shift = -io.MouseDelta.x / width * span;
+    zoom.lo += shift;
+    zoom.hi += shift;
+  }
+  if (ImGui::IsItemHovered() && ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) zoom = Zoom{};
+  // Keep the window inside the data.
+  if (zoom.lo < 0.0) {
+    zoom.hi -= zoom.lo;
+    zoom.lo = 0.0;
+  }
+  if (zoom.hi > 1.0) {
+    zoom.lo = std::max(0.0, zoom.lo - (zoom.hi - 1.0));
+    zoom.hi = 1.0;
+  }
+  return zoom.lo != before.lo || zoom.hi != before.hi;
+}
+
+void colour_legend(ImDrawList* dl, ImVec2 pos, ImVec2 size, const std::string& label, const Axis& scale) {
+  const Theme t = theme();
+  ImFont* font = t.mono;
+  const ImVec2 ls = text_size(t.body, label);
+  dl->AddText(t.body, t.body->FontSize, pos, im_colour(Palette::text_dim), label.c_str());
+  const float top = pos.y + ls.y + 8.0f, bottom = pos.y + size.y - font->FontSize * 0.5f;
+  const float bar_w = 16.0f;
+  const int steps = 64;
+  for (int i = 0; i < steps; ++i) {
+    const float y0 = bottom - (bottom - top) * (i + 1) / steps, y1 = bottom - (bottom - top) * i / steps;
+    dl->AddRectFilled(ImVec2(pos.x, std::floor(y0)), ImVec2(pos.x + bar_w, std::ceil(y1)), viridis((i + 0.5f) / steps));
+  }
+  dl->AddRect(ImVec2(pos.x, top), ImVec2(pos.x + bar_w, bottom), im_colour(Palette::grid));
+  const int target = std::max(2, static_cast<int>((bottom - top) / (font->FontSize * 2.5f)));
+  for (const double v : ticks(scale, target)) {
+    const float py = bottom - static_cast<float>(axis_fraction(scale, v)) * (bottom - top);
+    dl->AddLine(ImVec2(pos.x + bar_w, py), ImVec2(pos.x + bar_w + 4.0f, py), im_colour(Palette::text_dim));
+    const std::string s = tick_text(v, false);
+    dl->AddText(font, font->FontSize, ImVec2(pos.x + bar_w + 7.0f, py - font->FontSize * 0.5f),
+                im_colour(Palette::text_dim), s.c_str());
+  }
 }
 
 void colour_legend(ImDrawList* dl, ImVec2 pos, ImVec2 size, const std::string& label) {

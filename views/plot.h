@@ -41,7 +41,10 @@ std::string tick_text(double v, bool integer);
 
 // Draws the panel, grid, ticks, tick labels and axis labels inside [pos, pos + size] and returns
 // the data area's frame. Margins are sized from the fonts so labels never overlap the data.
-Frame frame(ImDrawList* dl, ImVec2 pos, ImVec2 size, const Axis& x, const Axis& y);
+// `min_left`: the least left margin, so that stacked plots line their data areas up.
+Frame frame(ImDrawList* dl, ImVec2 pos, ImVec2 size, const Axis& x, const Axis& y, float min_left = 0.0f);
+// The left margin (y tick labels and label) frame() would give a plot `height` pixels high.
+float left_margin(const Axis& y, float height);
 
 // One bar per value, x = first_index + i, from the bottom of the frame to the value. When there
 // are more values than pixels, each pixel column shows the largest value that falls in it.
@@ -61,8 +64,32 @@ int hover_index(const Frame& f, int count);
 // Heatmap of `rows × cols` values in [0, 1] (row-major), row 0 at the top, over the frame's data
 // area; x maps column centres to [x.min, x.max]. Colour: viridis (colour-blind safe).
 void heatmap(const Frame& f, const float* values, int rows, int cols);
+// Heatmap of raw values (`rows × cols`, row-major, row 0 at the top) coloured by where each value
+// falls on `scale` (viridis; below scale.min the darkest colour). The frame's x axis picks the
+// visible columns (column c centred at x = c), so a zoomed axis shows part of the map; where a
+// column is narrower than a pixel, each pixel column shows the largest value it covers.
+// `transposed`: the values are stored [cols, rows] instead (a [channel, state] map drawn with
+// channels along x).
+void heatmap_values(const Frame& f, const float* values, int rows, int cols, const Axis& scale, bool transposed = false);
+// Position of v on an axis as a fraction of its range (log axes: of its decades), unclamped.
+double axis_fraction(const Axis& axis, double v);
+
+// A visible window [lo, hi] of a data range, as fractions of it; the state of a zoomable axis.
+struct Zoom {
+  double lo = 0.0, hi = 1.0;
+  bool zoomed() const { return lo > 0.0 || hi < 1.0; }
+};
+// The part of [min, max] a zoom shows.
+Axis zoomed(Axis axis, const Zoom& zoom);
+// Makes the frame's data area an interaction target (id `id`): the wheel zooms x about the mouse,
+// a left drag pans, a double click resets. Returns true when the zoom changed. `max_zoom`: the
+// smallest window as a fraction of the range.
+bool zoom_pan_x(const Frame& f, const char* id, Zoom& zoom, double max_zoom);
+
 // A vertical colour bar for [0, 1] with ticks, `label` above it.
 void colour_legend(ImDrawList* dl, ImVec2 pos, ImVec2 size, const std::string& label);
+// The same bar labelled with the values of `scale` (linear or log ticks) instead of [0, 1].
+void colour_legend(ImDrawList* dl, ImVec2 pos, ImVec2 size, const std::string& label, const Axis& scale);
 // Viridis at t in [0, 1], as an ImGui colour (ABGR).
 uint32_t viridis(float t);
 

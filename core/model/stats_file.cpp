@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "core/io/safetensors.h"
 #include "core/io/tensor_store.h"
@@ -25,6 +26,99 @@ std::vector<float> read_absmax(const TensorView& view, const std::string& where)
   for (const float v : out)
     if (!std::isfinite(v) || v < 0.0f) throw InputError(where, view.name + ": absmax holds a negative or non-finite value");
   return out;
+}
+
+// A tensor's values as T, checked for dtype and element count. Copies (mapped data may be unaligned).
+template <typename T>
+std::vector<T> read_vector(const TensorView& view, DType dtype, int64_t count, const std::string& where) {
+  if (view.dtype != dtype)
+    throw InputError(where, view.name + ": expected dtype " + std::string(dtype_name(dtype)) + ", got " +
+                                std::string(dtype_name(view.dtype)));
+  if (view.numel() != count)
+    throw InputError(where, view.name + ": expected " + std::to_string(count) + " values, got shape " + view.shape_str());
+  std::vector<T> out(static_cast<std::size_t>(count));
+  std::memcpy(out.data(), view.data, out.size() * sizeof(T));
+  return out;
+}
+
+const TensorView* find_tensor(const TensorStore& store, const std::string& name) {
+  const auto it = store.tensors().find(name);
+  return it == store.tensors().end() ? nullptr : &it->second;
+}
+
+// Histogram, channel mean and variance of one point, when the file has them all.
+void read_distribution(const TensorStore& store, ChannelMaxima& m, const std::string& where) {
+  const std::string key = m.point.str();
+  const TensorView* hist = find_tensor(store, key + ".hist");
+  const TensorView* edges = find_tensor(store, key + ".hist_edges");
+  if (hist && edges) {
+    m.hist = read_vector<int64_t>(*hist, DType::I64, hist->numel(), where);
+    m.hist_edges = read_vector<double>(*edges, DType::F64, hist->numel() + 1, where);
+    for (std::size_t i = 1; i < m.hist_edges.size(); ++i)
+      if (!(m.hist_edges[i] > m.hist_edges[i - 1])) throw InputError(where, edges->name + ": edges do not increase");
+  }
+  const TensorView* count = find_tensor(store, key + ".count");
+  const TensorView* sum = find_tensor(store, key + ".sum");
+  const TensorView* sumsq = find_tensor(store, key + ".sumsq");
+  if (!count || !sum || !sumsq) return;
+  const int64_t c = static_cast<int64_t>(m.absmax.size());
+  const std::vector<int64_t> n = read_vector<int64_t>(*count, DType::I64, c, where);
+  const std::vector<double> s1 = read_vector<double>(*sum, DType::F64, c, where);
+  const std::vector<double> s2 = read_vector<double>(*sumsq, DType::F64, c, where);
+  m.channel_mean.resize(static_cast<std::size_t>(c));
+  m.channel_var.resize(static_cast<std::size_t>(c));
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const double k = static_cast<double>(std::max<int64_t>(n[i], 1));
+    m.channel_mean[i] = s1[i] / k;
+    // Population variance; rounding can leave a tiny negative for a constant channel.
+    m.channel_var[i] = std::max(s2[i] / k - m.channel_mean[i] * m.channel_mean[i], 0.0);
+  }
+}
+
+void colour_range(const std::vector<float>& v, float& min_positive, float& max) {
+  min_positive = 0.0f;
+  max = 0.0f;
+  for (const float x : v) {
+    max = std::max(max, x);
+    if (x > 0.0f && (min_positive == 0.0f || x < min_positive)) min_positive = x;
+  }
+}
+
+// layers.{layer}.ssm.state: absmax and mean_abs of shape [E, N] or [H, P, N].
+StateMaps read_state(const TensorStore& store, int layer, const std::string& where) {
+  StateMaps s;
+  s.point = QuantPoint{layer, Module::Ssm, Site::State};
+  const std::string key = s.point.str();
+  const TensorView* absmax = find_tensor(store, key + ".absmax");
+  const TensorView* mean_abs = find_tensor(store, key + ".mean_abs");
+  if (!absmax) throw InputError(where, "missing tensor " + key + ".absmax");
+  if (!mean_abs) throw InputError(where, "missing tensor " + key + ".mean_abs");
+  const std::vector<int64_t>& shape = absmax->shape;
+  if ((shape.size() != 2 && shape.size() != 3) || absmax->numel() < 1)
+    throw InputError(where, absmax->name + ": expected shape [E, N] or [H, P, N], got " + absmax->shape_str());
+  if (mean_abs->shape != shape)
+    throw InputError(where, mean_abs->name + ": expected shape " + absmax->shape_str() + " like absmax, got " +
+                                mean_abs->shape_str());
+  s.states = shape.back();
+  s.rows = absmax->numel() / s.states;
+  s.head_dim = shape.size() == 3 ? shape[1] : 0;
+  s.absmax = read_vector<float>(*absmax, DType::F32, absmax->numel(), where);
+  s.mean_abs = read_vector<float>(*mean_abs, DType::F32, mean_abs->numel(), where);
+  for (std::size_t i = 0; i < s.absmax.size(); ++i)
+    if (!std::isfinite(s.absmax[i]) || s.absmax[i] < 0.0f || !std::isfinite(s.mean_abs[i]) || s.mean_abs[i] < 0.0f)
+      throw InputError(where, key + ": absmax or mean_abs holds a negative or non-finite value");
+  std::vector<float> row_max(static_cast<std::size_t>(s.rows), 0.0f);
+  s.state_max.assign(static_cast<std::size_t>(s.states), 0.0f);
+  for (int64_t r = 0; r < s.rows; ++r)
+    for (int64_t n = 0; n < s.states; ++n) {
+      const float v = s.absmax[static_cast<std::size_t>(r * s.states + n)];
+      row_max[static_cast<std::size_t>(r)] = std::max(row_max[static_cast<std::size_t>(r)], v);
+      s.state_max[static_cast<std::size_t>(n)] = std::max(s.state_max[static_cast<std::size_t>(n)], v);
+    }
+  s.row_max = summarise_channel_maxima(s.point, std::move(row_max));
+  colour_range(s.absmax, s.absmax_min_positive, s.absmax_max);
+  colour_range(s.mean_abs, s.mean_abs_min_positive, s.mean_abs_max);
+  return s;
 }
 
 int64_t width_of(Module module, const ModelConfig& c) {
@@ -113,6 +207,20 @@ Module StatsSnapshot::point_with_most_outliers(int layer) const {
   return best;
 }
 
+int StatsSnapshot::state_layer_with_most_outliers() const {
+  int best = 0;
+  OutlierScore best_score;
+  for (std::size_t l = 0; l < states.size(); ++l) {
+    OutlierScore score;
+    score.add(states[l].row_max);
+    if (score > best_score) {
+      best_score = score;
+      best = static_cast<int>(l);
+    }
+  }
+  return best;
+}
+
 int StatsSnapshot::layer_with_most_outliers() const {
   int best = 0;
   OutlierScore best_score;
@@ -173,11 +281,45 @@ std::shared_ptr<const StatsSnapshot> read_stats_file(const std::filesystem::path
         throw InputError(where, layer->second->name + ": expected shape [" + std::to_string(s.channels) +
                                     "] like layer 0, got " + layer->second->shape_str());
       s.layers.push_back(summarise_channel_maxima(point, std::move(absmax)));
+      read_distribution(store, s.layers.back(), where);
     }
     build_heatmap(s);
     snap->series.push_back(std::move(s));
   }
+  // State maps: all layers or none (a file from before state statistics, or a hand-made one).
+  if (find_tensor(store, QuantPoint{0, Module::Ssm, Site::State}.str() + ".absmax"))
+    for (int l = 0; l < snap->n_layers; ++l) snap->states.push_back(read_state(store, l, where));
+  if (const auto c = snap->metadata.find("cancelled"); c != snap->metadata.end()) snap->cancelled = c->second == "true";
   return snap;
+}
+
+std::optional<RtnEstimate> estimate_rtn_per_tensor(const ChannelMaxima& m, int bits) {
+  if (m.hist.empty() || m.channel_mean.empty() || bits < 2 || bits > 16) return std::nullopt;
+  RtnEstimate e;
+  const double qmax = std::ldexp(1.0, bits - 1) - 1.0;
+  e.step = m.max > 0.0f ? m.max / qmax : 1.0;  // a zero tensor gets s = 1, as a zero row does
+  for (std::size_t c = 0; c < m.channel_mean.size(); ++c) e.mean_square += m.channel_var[c] + m.channel_mean[c] * m.channel_mean[c];
+  e.mean_square /= static_cast<double>(m.channel_mean.size());  // every channel sees the same tokens
+  double total = 0.0, err = 0.0, zero = 0.0;
+  for (std::size_t i = 0; i < m.hist.size(); ++i) {
+    const double n = static_cast<double>(m.hist[i]);
+    if (n == 0.0) continue;
+    const double lo = m.hist_edges[i], hi = m.hist_edges[i + 1];
+    const double v = lo > 0.0 ? std::sqrt(lo * hi) : 0.0;  // bin 0 is [0, 1e-8): as good as zero
+    total += n;
+    if (hi - lo > e.step) err += n * e.step * e.step / 12.0;
+    else {
+      // The centre of the top bin may pass absmax: it clamps to the largest level, as x would not.
+      const double d = std::min(v, static_cast<double>(m.max)) - e.step * std::min(std::nearbyint(v / e.step), qmax);
+      err += n * d * d;
+    }
+    if (v < e.step / 2.0) zero += n;
+  }
+  if (total == 0.0) return std::nullopt;
+  e.mse = err / total;
+  e.zero_share = zero / total;
+  e.sqnr_db = e.mse > 0.0 ? 10.0 * std::log10(e.mean_square / e.mse) : std::numeric_limits<double>::infinity();
+  return e;
 }
 
 std::optional<std::string> stats_mismatch(const StatsSnapshot& stats, const ModelConfig& config) {
@@ -192,6 +334,14 @@ std::optional<std::string> stats_mismatch(const StatsSnapshot& stats, const Mode
     if (s->channels != width_of(p.module, config))
       return std::to_string(s->channels) + " channels at " + site + ", but the model has " +
              std::to_string(width_of(p.module, config));
+  }
+  if (!stats.states.empty()) {
+    const StateMaps& s = stats.states.front();
+    const int64_t rows = config.is_mamba2() ? config.n_heads * config.head_dim : config.d_inner;
+    const int64_t head_dim = config.is_mamba2() ? config.head_dim : 0;
+    if (s.rows != rows || s.states != config.d_state || s.head_dim != head_dim)
+      return "state statistics of " + std::to_string(s.rows) + " x " + std::to_string(s.states) +
+             ", but the model's state is " + std::to_string(rows) + " x " + std::to_string(config.d_state);
   }
   for (const PointSeries& s : stats.series)
     if (config.is_mamba2() && (s.module == Module::XProj || s.module == Module::DtProj))

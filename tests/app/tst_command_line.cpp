@@ -40,6 +40,25 @@ class TestCommandLine : public QObject {
     QCOMPARE(parseCommandLine({"mambascope", "/m"}).layer, -1);
   }
 
+  void statisticsViewsCalibrateWithoutStats() {
+    // No --stats: the statistics views calibrate in the app, on the flags' text, tokens and device.
+    const auto cl = parseCommandLine({"mambascope", "/m", "--view", "state-heatmap", "--text", "/t.txt", "--max-tokens",
+                                      "4096", "--device", "cpu", "--tokenizer", "/tok.json", "--screenshot", "/s.png"});
+    QVERIFY2(cl.error.isEmpty(), qPrintable(cl.error));
+    QCOMPARE(cl.view, QStringLiteral("state-heatmap"));
+    QCOMPARE(cl.text, QStringLiteral("/t.txt"));
+    QCOMPARE(cl.maxTokens, 4096);
+    QCOMPARE(cl.device, QStringLiteral("cpu"));
+    QCOMPARE(cl.tokenizer, QStringLiteral("/tok.json"));
+    QVERIFY(cl.stats.isEmpty());
+    for (const char* view : {"channel-maxima", "state-heatmap", "distributions"}) {
+      QVERIFY(parseCommandLine({"mambascope", "/m", "--view", view}).error.isEmpty());
+      QVERIFY(ms::app::viewNeedsStats(QString::fromLatin1(view)));
+    }
+    QVERIFY(!ms::app::viewNeedsStats(QStringLiteral("structure")));
+    QCOMPARE(parseCommandLine({"mambascope", "/m"}).maxTokens, 0);  // 0: the app's default
+  }
+
   void helpAndVersion() {
     QVERIFY(parseCommandLine({"mambascope", "--help"}).help);
     QVERIFY(parseCommandLine({"mambascope", "-h"}).help);
@@ -62,8 +81,8 @@ class TestCommandLine : public QObject {
     QTest::newRow("bad point") << QStringList{"mambascope", "/m", "--select", "layers.x.in_proj"} << "--select";
     QTest::newRow("screenshot without model") << QStringList{"mambascope", "--screenshot", "/tmp/s.png"} << "MODEL";
     QTest::newRow("two models") << QStringList{"mambascope", "/a", "/b"} << "one MODEL";
-    QTest::newRow("channel-maxima without stats")
-        << QStringList{"mambascope", "/m", "--view", "channel-maxima"} << "mambascope-cli calibrate";
+    QTest::newRow("bad token count") << QStringList{"mambascope", "/m", "--max-tokens", "0"} << "--max-tokens";
+    QTest::newRow("bad device") << QStringList{"mambascope", "/m", "--device", "tpu"} << "--device";
     QTest::newRow("bad layer") << QStringList{"mambascope", "/m", "--layer", "-2"} << "--layer";
     QTest::newRow("unknown option") << QStringList{"mambascope", "--frobnicate"} << "frobnicate";
   }

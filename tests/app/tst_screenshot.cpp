@@ -1,7 +1,7 @@
 // The headless screenshot mode, run as a user runs it: the built `mambascope` binary (next to this
 // test in bin/) on a tiny model. Needs an X display with OpenGL (Xvfb: `xvfb-run -a ctest`);
 // without DISPLAY the GL cases skip loudly. --version, usage errors and the no-display error
-// need no display and always run.
+// need no display and always run. The statistics views calibrate through the built mambascope-cli.
 #include <QImage>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -18,12 +18,15 @@ struct Run {
 };
 
 QString binary() { return QCoreApplication::applicationDirPath() + QStringLiteral("/mambascope"); }
+const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
+const QString kAusten = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/texts/austen.txt");
 
 Run run(const QStringList& arguments, const QString& platform) {
   QProcess process;
   QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
   env.insert(QStringLiteral("QT_QPA_PLATFORM"), platform);
   env.insert(QStringLiteral("XDG_RUNTIME_DIR"), QDir::tempPath());
+  env.insert(QStringLiteral("MAMBASCOPE_CLI"), QStringLiteral(MAMBASCOPE_CLI));  // the app calibrates through it
   process.setProcessEnvironment(env);
   process.start(binary(), arguments);
   Run r;
@@ -114,16 +117,53 @@ class TestScreenshot : public QObject {
     QVERIFY2(amber, "no selection outline drawn: the GL canvas is missing from the screenshot");
   }
 
-  void channelMaximaNeedsStats() {
-    const Run r = run({m_dir.filePath(QStringLiteral("m1")), QStringLiteral("--view"), QStringLiteral("channel-maxima"),
-                       QStringLiteral("--screenshot"), m_dir.filePath(QStringLiteral("nostats.png"))},
-                      QStringLiteral("offscreen"));
-    QCOMPARE(r.exitCode, 2);
+  // Statistics views without --stats calibrate the model first (the CLI beside the app, on the
+  // shipped text): the shipped demo Mamba-1 on 2,048 tokens of Austen.
+  void statisticsViewsCalibrate_data() {
+    QTest::addColumn<QString>("view");
+    QTest::addColumn<QString>("colour");   // drawn only when the view has real statistics
+    QTest::addColumn<int>("least");
+    // channel maxima: viridis' top (#fde725) in the heatmap, every layer's own maximum.
+    QTest::newRow("channel-maxima") << "channel-maxima" << "#fde725" << 50;
+    // state heatmap: the map's largest element is the colour scale's top.
+    QTest::newRow("state-heatmap") << "state-heatmap" << "#fde725" << 20;
+    // distributions: the absmax line (Okabe–Ito vermillion) across the histogram.
+    QTest::newRow("distributions") << "distributions" << "#e8612c" << 50;
+  }
+  void statisticsViewsCalibrate() {
+    if (qEnvironmentVariableIsEmpty("DISPLAY"))
+      QSKIP("no DISPLAY: the GL canvas needs X (run the tests under xvfb-run -a -s '-screen 0 1600x1000x24')");
+    QVERIFY2(QFileInfo(kAusten).isFile(), "resources/texts/austen.txt missing: run resources/training/extract_texts.sh");
+    QFETCH(QString, view);
+    QFETCH(QString, colour);
+    QFETCH(int, least);
+    const QString out = m_dir.filePath(view + QStringLiteral("-calibrated.png"));
+    const Run r = run({kDemo, QStringLiteral("--view"), view, QStringLiteral("--max-tokens"), QStringLiteral("2048"),
+                       QStringLiteral("--device"), QStringLiteral("cpu"), QStringLiteral("--size"),
+                       QStringLiteral("1300x820"), QStringLiteral("--screenshot"), out},
+                      QStringLiteral("xcb"));
+    QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+    QImage image(out);
+    QVERIFY2(!image.isNull(), qPrintable(out));
+    QCOMPARE(image.size(), QSize(1300, 820));
+    int found = 0;
+    for (int y = 0; y < image.height(); ++y)
+      for (int x = image.width() / 3; x < image.width(); ++x)
+        if (image.pixelColor(x, y).name() == colour) ++found;
+    QVERIFY2(found >= least, qPrintable(QStringLiteral("%1 pixels of %2").arg(found).arg(colour)));
+  }
+
+  void calibrationFailureIsOneLine() {
+    if (qEnvironmentVariableIsEmpty("DISPLAY")) QSKIP("no DISPLAY: screenshot mode needs X (run under xvfb-run)");
+    const QString out = m_dir.filePath(QStringLiteral("notext.png"));
+    const Run r = run({kDemo, QStringLiteral("--view"), QStringLiteral("state-heatmap"), QStringLiteral("--text"),
+                       m_dir.filePath(QStringLiteral("no-such-text.txt")), QStringLiteral("--screenshot"), out},
+                      QStringLiteral("xcb"));
+    QCOMPARE(r.exitCode, 1);
     const QStringList lines = ourLines(r.err);
     QCOMPARE(lines.size(), 1);
-    QVERIFY2(lines.first().contains(QStringLiteral("--stats")) &&
-                 lines.first().contains(QStringLiteral("mambascope-cli calibrate")),
-             qPrintable(lines.first()));
+    QVERIFY2(lines.first().contains(QStringLiteral("no-such-text.txt")), qPrintable(lines.first()));
+    QVERIFY(!QFile::exists(out));
   }
 
   void channelMaxima() {

@@ -146,6 +146,158 @@ class TestStatsFile : public QObject {
     QVERIFY(!message.contains(QLatin1Char('\n')));
   }
 
+  void stateMaps() {
+    // Mamba-2 shaped: H = 4 heads of P = 16, N = 4, so 64 rows (one planted row can pass 6σ only
+    // when rows > 37). Row 7 of layer 1 is planted at 50; element (0, 0) is zero (never moved).
+    const int H = 4, P = 16, N = 4, rows = H * P;
+    test::StatsWriter w;
+    std::vector<float> ones(16, 1.0f);
+    for (int l = 0; l < 2; ++l) {
+      w.f32("layers." + std::to_string(l) + ".in_proj.input.absmax", {16}, ones);
+      std::vector<float> absmax, mean_abs;
+      for (int r = 0; r < rows; ++r)
+        for (int n = 0; n < N; ++n) {
+          float v = 1.0f + 0.01f * static_cast<float>(r) + 0.1f * static_cast<float>(n);
+          if (l == 1 && r == 7) v = 50.0f + static_cast<float>(n);
+          if (r == 0 && n == 0) v = 0.0f;
+          absmax.push_back(v);
+          mean_abs.push_back(v / 4.0f);
+        }
+      const std::string key = "layers." + std::to_string(l) + ".ssm.state";
+      w.f32(key + ".absmax", {H, P, N}, absmax);
+      w.f32(key + ".mean_abs", {H, P, N}, mean_abs);
+    }
+    w.write(file("state.safetensors"), {{"format", "mambascope-calib-stats/1"}, {"tokens", "99"}, {"cancelled", "true"}});
+    const auto stats = read_stats_file(file("state.safetensors"));
+    QVERIFY(stats->cancelled);
+    QCOMPARE(static_cast<int>(stats->states.size()), 2);
+    const StateMaps& s = stats->states[1];
+    QCOMPARE(s.point.str(), std::string("layers.1.ssm.state"));
+    QCOMPARE(s.rows, 64);
+    QCOMPARE(s.states, 4);
+    QCOMPARE(s.head_dim, 16);
+    // Flattened head-major: row = h * P + p, element [row, n].
+    QCOMPARE(s.absmax[7 * N + 2], 52.0f);
+    QCOMPARE(s.mean_abs[7 * N + 2], 13.0f);
+    QCOMPARE(s.row_max.absmax[7], 53.0f);          // max over its states
+    QCOMPARE(s.row_max.absmax[0], 1.3f);           // the zero element does not lower a max
+    QCOMPARE(s.state_max[0], 50.0f);               // max over rows, row 7
+    QCOMPARE(s.state_max[3], 53.0f);
+    QCOMPARE(static_cast<int>(s.row_max.outliers.size()), 1);
+    QCOMPARE(s.row_max.outliers[0].channel, 7);
+    QVERIFY(stats->states[0].row_max.outliers.empty());
+    QCOMPARE(stats->state_layer_with_most_outliers(), 1);
+    // Colour ranges skip the zero: the smallest positive is row 1, state 0.
+    QCOMPARE(s.absmax_min_positive, 1.01f);
+    QCOMPARE(s.absmax_max, 53.0f);
+    QCOMPARE(s.mean_abs_min_positive, 1.01f / 4.0f);
+    QCOMPARE(s.mean_abs_max, 53.0f / 4.0f);
+    QCOMPARE(stats->states[0].absmax_max, 1.0f + 0.63f + 0.3f);
+  }
+
+  void stateShapeAgainstTheModel() {
+    const QString model = QString::fromStdString(file("m2"));
+    test::write_tiny_mamba2(model);  // H = 4, P = 8, N = 4, 2 layers
+    const ModelConfig config = app::loadModel(model).snapshot->config;
+    const auto write = [&](const std::string& name, std::vector<int64_t> shape) {
+      test::StatsWriter w;
+      int64_t numel = 1;
+      for (const int64_t d : shape) numel *= d;
+      for (int l = 0; l < 2; ++l) {
+        const std::string p = "layers." + std::to_string(l) + ".";
+        w.f32(p + "in_proj.input.absmax", {16}, std::vector<float>(16, 1.0f));
+        w.f32(p + "out_proj.input.absmax", {32}, std::vector<float>(32, 1.0f));
+        w.f32(p + "ssm.state.absmax", shape, std::vector<float>(static_cast<std::size_t>(numel), 1.0f));
+        w.f32(p + "ssm.state.mean_abs", shape, std::vector<float>(static_cast<std::size_t>(numel), 0.5f));
+      }
+      w.write(file(name.c_str()));
+      return read_stats_file(file(name.c_str()));
+    };
+    QVERIFY(!stats_mismatch(*write("m2-ok.safetensors", {4, 8, 4}), config));
+    const auto states = stats_mismatch(*write("m2-n.safetensors", {4, 8, 5}), config);
+    QVERIFY(states);
+    QVERIFY2(states->find("32 x 5") != std::string::npos && states->find("32 x 4") != std::string::npos, states->c_str());
+    // A Mamba-1 shaped [E, N] state for a Mamba-2 model: same element count, wrong layout.
+    QVERIFY(stats_mismatch(*write("m2-flat.safetensors", {32, 4}), config));
+    // Broken state tensors are refused naming the tensor.
+    test::StatsWriter bad;
+    bad.f32("layers.0.in_proj.input.absmax", {16}, std::vector<float>(16, 1.0f));
+    bad.f32("layers.0.ssm.state.absmax", {32, 4}, std::vector<float>(128, 1.0f));
+    bad.f32("layers.0.ssm.state.mean_abs", {32, 5}, std::vector<float>(160, 1.0f));
+    bad.write(file("bad-state.safetensors"));
+    const QString message = input_error([&] { read_stats_file(file("bad-state.safetensors")); });
+    QVERIFY2(message.contains(QStringLiteral("layers.0.ssm.state.mean_abs")) && message.contains(QStringLiteral("[32, 5]")),
+             qPrintable(message));
+  }
+
+  void distributionsAndRtnEstimate() {
+    // One point of 8 channels: channel c has mean 0.5 c and variance 1 + c over 10 tokens, and
+    // absmax 127 at channel 3 (so 8-bit steps are exactly 1). |x| histogram: 30 values in the bin
+    // [1, 10^(1/16)) and 10 in [0.1, 10^(-15/16)), in the CLI's edges.
+    const int C = 8;
+    test::StatsWriter w;
+    std::vector<float> absmax(C, 2.0f);
+    absmax[3] = 127.0f;
+    std::vector<int64_t> count(C, 10);
+    std::vector<double> sum, sumsq;
+    for (int c = 0; c < C; ++c) {
+      const double mu = 0.5 * c, var = 1.0 + c;
+      sum.push_back(10.0 * mu);
+      sumsq.push_back(10.0 * (var + mu * mu));
+    }
+    const std::vector<double> edges = test::cli_hist_edges();
+    std::vector<int64_t> hist(edges.size() - 1, 0);
+    const int one = 1 + 8 * 16, tenth = 1 + 7 * 16;  // edges[one] = 1, edges[tenth] = 0.1
+    QVERIFY(std::abs(edges[one] - 1.0) < 1e-12 && std::abs(edges[tenth] - 0.1) < 1e-12);
+    hist[one] = 30;
+    hist[tenth] = 10;
+    const std::string key = "layers.0.in_proj.input";
+    w.f32(key + ".absmax", {C}, absmax);
+    w.i64(key + ".count", {C}, count);
+    w.f64(key + ".sum", {C}, sum);
+    w.f64(key + ".sumsq", {C}, sumsq);
+    w.i64(key + ".hist", {static_cast<int64_t>(hist.size())}, hist);
+    w.f64(key + ".hist_edges", {static_cast<int64_t>(edges.size())}, edges);
+    w.write(file("dist.safetensors"));
+    const auto stats = read_stats_file(file("dist.safetensors"));
+    const ChannelMaxima& m = stats->find(Module::InProj)->layers[0];
+    QCOMPARE(static_cast<int>(m.hist.size()), 225);
+    QCOMPARE(m.hist[one], 30);
+    const double kTol = 1e-12;
+    double mean_square = 0.0;
+    for (int c = 0; c < C; ++c) {
+      QVERIFY(std::abs(m.channel_mean[static_cast<std::size_t>(c)] - 0.5 * c) < kTol);
+      QVERIFY2(std::abs(m.channel_var[static_cast<std::size_t>(c)] - (1.0 + c)) < 1e-9,
+               qPrintable(QString::number(m.channel_var[static_cast<std::size_t>(c)])));
+      mean_square += (1.0 + c + 0.25 * c * c) / C;
+    }
+
+    // 8 bits: step 127 / 127 = 1. The bins are narrower than a step, so each is its centre's
+    // rounding error: 10^(1/32) rounds to 1, 10^(-31/32) rounds to 0.
+    const auto e8 = estimate_rtn_per_tensor(m, 8);
+    QVERIFY(e8);
+    QCOMPARE(e8->step, 1.0);
+    const double v1 = std::pow(10.0, 1.0 / 32.0), v2 = std::pow(10.0, -31.0 / 32.0);
+    const double mse = (30.0 * (v1 - 1.0) * (v1 - 1.0) + 10.0 * v2 * v2) / 40.0;
+    QVERIFY2(std::abs(e8->mse - mse) < 1e-12, qPrintable(QStringLiteral("%1 vs %2").arg(e8->mse).arg(mse)));
+    QVERIFY(std::abs(e8->mean_square - mean_square) < 1e-9);
+    QVERIFY(std::abs(e8->sqnr_db - 10.0 * std::log10(mean_square / mse)) < 1e-9);
+    QCOMPARE(e8->zero_share, 0.25);
+    // 2 bits: one level each side, step 127: everything rounds to zero.
+    const auto e2 = estimate_rtn_per_tensor(m, 2);
+    QVERIFY(e2);
+    QCOMPARE(e2->step, 127.0);
+    QCOMPARE(e2->zero_share, 1.0);
+    QVERIFY(std::abs(e2->mse - (30.0 * v1 * v1 + 10.0 * v2 * v2) / 40.0) < 1e-12);
+    QVERIFY(!estimate_rtn_per_tensor(m, 1));
+    // A hand-made file without histograms has no estimate (and no state maps).
+    test::write_tiny_mamba1_stats(file("plain.safetensors"));
+    const auto plain = read_stats_file(file("plain.safetensors"));
+    QVERIFY(!estimate_rtn_per_tensor(plain->series[0].layers[0], 8));
+    QVERIFY(plain->states.empty());
+    QVERIFY(!plain->cancelled);
+  }
+
   void mismatchWithTheModel() {
     const QString model = QString::fromStdString(file("m1"));
     test::write_tiny_mamba1(model);

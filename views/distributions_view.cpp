@@ -1,0 +1,278 @@
+// Distributions view (see distributions_view.h).
+//
+// [SECTION] Helpers
+// [SECTION] Header: point, layer, method, bits, numbers
+// [SECTION] Histogram of |x|
+// [SECTION] Per-channel absmax and variance
+// [SECTION] Entry point
+#include "views/distributions_view.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include <imgui.h>
+
+#include "views/plot.h"
+#include "views/text_format.h"
+#include "views/theme.h"
+
+namespace ms::views::distributions {
+namespace {
+
+//-------------------------------------------------------------------------------------------------
+// [SECTION] Helpers
+//-------------------------------------------------------------------------------------------------
+
+constexpr uint32_t kOutlier = 0xFFE8612C;  // Okabe–Ito vermillion
+constexpr uint32_t kZero = 0xFF56B4E9;     // Okabe–Ito sky blue: the values that round to zero
+constexpr uint32_t kMean = 0xFFDFE1E5;
+
+// Coefficient of variation of a vector (population std / mean); 0 for a zero mean.
+template <typename T>
+double cv(const std::vector<T>& v) {
+  if (v.empty()) return 0.0;
+  double sum = 0.0;
+  for (const T x : v) sum += static_cast<double>(x);
+  const double mean = sum / static_cast<double>(v.size());
+  double sq = 0.0;
+  for (const T x : v) sq += (static_cast<double>(x) - mean) * (static_cast<double>(x) - mean);
+  return mean > 0.0 ? std::sqrt(sq / static_cast<double>(v.size())) / mean : 0.0;
+}
+
+//-------------------------------------------------------------------------------------------------
+// [SECTION] Header: point, layer, method, bits, numbers
+//-------------------------------------------------------------------------------------------------
+
+void draw_header(const StatsSnapshot& stats, const ChannelMaxima& m, ViewState& state) {
+  const Theme t = theme();
+  const int n_layers = static_cast<int>(stats.n_layers);
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float right = ImGui::GetWindowContentRegionMax().x;
+  const float button_w = ImGui::CalcTextSize("◀  Previous").x + style.FramePadding.x * 2.0f;
+  const float buttons_left = right - 2.0f * button_w - style.ItemSpacing.x;
+
+  ImGui::PushFont(t.title);
+  ImGui::Text("Distributions");
+  ImGui::PopFont();
+  const std::string name = m.point.str();
+  ImGui::PushFont(t.mono);
+  const bool name_fits = fits_on_row(ImGui::CalcTextSize(name.c_str()).x, buttons_left - 12.0f);
+  if (name_fits) {
+    ImGui::SameLine();
+    ImGui::AlignTextToFramePadding();
+    ImGui::TextUnformatted(name.c_str());
+  }
+  ImGui::PopFont();
+  char where[96];
+  std::snprintf(where, sizeof where, "·  %zu channels  ·  layer %d of %d", m.absmax.size(), state.layer, n_layers);
+  if (name_fits && fits_on_row(ImGui::CalcTextSize(where).x, buttons_left - 12.0f)) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("%s", where);
+  }
+  ImGui::SameLine(buttons_left);
+  ImGui::BeginDisabled(state.layer <= 0);
+  if (ImGui::Button("◀  Previous", ImVec2(button_w, 0))) {
+    --state.layer;
+    state.user_changed = true;
+  }
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  ImGui::BeginDisabled(state.layer >= n_layers - 1);
+  if (ImGui::Button("Next  ▶", ImVec2(button_w, 0))) {
+    ++state.layer;
+    state.user_changed = true;
+  }
+  ImGui::EndDisabled();
+
+  // Second row: point, method, bits, count scale.
+  const float box = ImGui::GetFrameHeight() + style.ItemInnerSpacing.x;
+  ImGui::AlignTextToFramePadding();
+  ImGui::TextDisabled("Point");
+  for (const PointSeries& s : stats.series) {
+    const std::string label = std::string(module_name(s.module)) + ".input";
+    if (fits_on_row(box + ImGui::CalcTextSize(label.c_str()).x, right)) ImGui::SameLine();
+    if (ImGui::RadioButton(label.c_str(), state.module == s.module) && state.module != s.module) {
+      state.module = s.module;
+      state.user_changed = true;
+    }
+  }
+  const float method_w = ImGui::CalcTextSize("before (float)").x + ImGui::GetFrameHeight() + style.FramePadding.x * 2;
+  if (fits_on_row(method_w + ImGui::CalcTextSize("Method").x + 40.0f, right)) ImGui::SameLine(0.0f, 28.0f);
+  ImGui::AlignTextToFramePadding();
+  ImGui::TextDisabled("Method");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(method_w);
+  if (ImGui::BeginCombo("##method", "before (float)")) {
+    ImGui::Selectable("before (float)", true);
+    for (const char* method : {"Hadamard", "KLT", "smooth-fused", "SmoothQuant", "DSQ"}) {
+      ImGui::BeginDisabled();
+      ImGui::Selectable(method, false);
+      ImGui::EndDisabled();
+    }
+    ImGui::TextDisabled("after: with the methods of issue 5");
+    ImGui::EndCombo();
+  }
+  const float slider_w = 150.0f;
+  if (fits_on_row(slider_w + ImGui::CalcTextSize("A bits").x + 40.0f, right)) ImGui::SameLine(0.0f, 28.0f);
+  ImGui::AlignTextToFramePadding();
+  ImGui::TextDisabled("A bits");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(slider_w);
+  ImGui::SliderInt("##bits", &state.bits, 2, 16, "%d", ImGuiSliderFlags_AlwaysClamp);
+  if (fits_on_row(box + ImGui::CalcTextSize("Log counts").x + 28.0f, right)) ImGui::SameLine(0.0f, 28.0f);
+  ImGui::Checkbox("Log counts", &state.log_counts);
+
+  // Third row: the numbers.
+  ImGui::PushFont(t.mono);
+  ImGui::TextDisabled("channel absmax CV %s   channel variance CV %s   absmax %s",
+                      fmt("%.2f", m.mean > 0 ? m.std / m.mean : 0).c_str(), fmt("%.2f", cv(m.channel_var)).c_str(),
+                      num(m.max).c_str());
+  if (const auto e = estimate_rtn_per_tensor(m, state.bits)) {
+    char text[192];
+    std::snprintf(text, sizeof text, "A%d per-tensor RTN: step %s   MSE %s   SQNR %s dB   %s %% of values round to 0",
+                  state.bits, num(e->step).c_str(), num(e->mse).c_str(),
+                  std::isfinite(e->sqnr_db) ? fmt("%.1f", e->sqnr_db).c_str() : "∞", fmt("%.1f", 100.0 * e->zero_share).c_str());
+    if (fits_on_row(ImGui::CalcTextSize(text).x + 24.0f, right)) ImGui::SameLine(0.0f, 24.0f);
+    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kZero)), "%s", text);
+  }
+  ImGui::PopFont();
+}
+
+//-------------------------------------------------------------------------------------------------
+// [SECTION] Histogram of |x|
+//-------------------------------------------------------------------------------------------------
+
+void draw_histogram(const ChannelMaxima& m, const ViewState& state, ImVec2 pos, ImVec2 size) {
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  // x: the decades the values occupy (bin 0, |x| < 1e-8, is reported in the tooltip, not drawn).
+  std::size_t first = m.hist.size(), last = 0;
+  double total = 0.0, peak = 0.0;
+  for (std::size_t i = 1; i < m.hist.size(); ++i)
+    if (m.hist[i] > 0) {
+      first = std::min(first, i);
+      last = i;
+    }
+  for (const int64_t c : m.hist) {
+    total += static_cast<double>(c);
+    peak = std::max(peak, static_cast<double>(c));
+  }
+  if (first > last || total == 0.0) {
+    ImGui::TextDisabled("Every value of this point is zero.");
+    return;
+  }
+  const double lo = std::pow(10.0, std::floor(std::log10(m.hist_edges[first])));
+  const double hi = std::pow(10.0, std::ceil(std::log10(m.hist_edges[last + 1])));
+  const double share_peak = peak / total;
+  plot::Axis x{lo, hi, plot::Scale::Log, "|x|"};
+  plot::Axis y{0.0, share_peak * 1.1, plot::Scale::Linear, "share of values"};
+  if (state.log_counts) y = plot::Axis{std::max(0.5 / total, share_peak * 1e-7), share_peak * 2.0, plot::Scale::Log, "share of values"};
+  const plot::Frame f = plot::frame(dl, pos, size, x, y);
+  const auto e = estimate_rtn_per_tensor(m, state.bits);
+  dl->PushClipRect(f.min, f.max, true);
+  for (std::size_t i = first; i <= last; ++i) {
+    if (m.hist[i] == 0) continue;
+    const double share = static_cast<double>(m.hist[i]) / total;
+    const float x0 = f.to_x(m.hist_edges[i]), x1 = f.to_x(m.hist_edges[i + 1]);
+    const bool zero = e && std::sqrt(m.hist_edges[i] * m.hist_edges[i + 1]) < e->step / 2.0;
+    dl->AddRectFilled(ImVec2(x0, f.to_y(share)), ImVec2(std::max(x1 - 1.0f, x0 + 1.0f), f.max.y),
+                      im_colour(zero ? kZero : Palette::activation, 0.85f));
+  }
+  // Labels on separate text lines: the two lines can stand close together.
+  const auto vline = [&](double v, uint32_t colour, const std::string& text, int line) {
+    const float px = f.to_x(v);
+    dl->AddLine(ImVec2(px, f.min.y), ImVec2(px, f.max.y), colour, 1.5f);
+    ImFont* font = theme().body;
+    const float w = font->CalcTextSizeA(font->FontSize, 1e9f, 0.0f, text.c_str()).x;
+    const float tx = px + 6.0f + w < f.max.x ? px + 6.0f : px - 6.0f - w;
+    const ImVec2 p(tx, f.min.y + 4.0f + line * (font->FontSize + 4.0f));
+    dl->AddRectFilled(ImVec2(p.x - 3.0f, p.y), ImVec2(p.x + w + 3.0f, p.y + font->FontSize + 2.0f), im_colour(Palette::panel, 0.85f));
+    dl->AddText(font, font->FontSize, p, colour, text.c_str());
+  };
+  vline(m.max, im_colour(kOutlier), "absmax " + num(m.max), 0);
+  if (e) vline(e->step / 2.0, im_colour(kZero), "step/2 at A" + std::to_string(state.bits) + " = " + num(e->step / 2.0), 1);
+  dl->PopClipRect();
+
+  const ImVec2 mouse = ImGui::GetIO().MousePos;
+  if (f.contains(mouse) && ImGui::IsWindowHovered()) {
+    const double v = f.from_x(mouse.x);
+    const auto it = std::upper_bound(m.hist_edges.begin(), m.hist_edges.end(), v);
+    const std::size_t bin = static_cast<std::size_t>(std::max<std::ptrdiff_t>(it - m.hist_edges.begin() - 1, 0));
+    if (bin < m.hist.size()) {
+      ImGui::BeginTooltip();
+      ImGui::Text("%s ≤ |x| < %s", num(m.hist_edges[bin]).c_str(), num(m.hist_edges[bin + 1]).c_str());
+      ImGui::Text("%lld values (%.4g %%)", static_cast<long long>(m.hist[bin]), 100.0 * m.hist[bin] / total);
+      ImGui::TextDisabled("|x| < 1e-8: %lld values", static_cast<long long>(m.hist[0]));
+      ImGui::EndTooltip();
+    }
+  }
+}
+
+//-------------------------------------------------------------------------------------------------
+// [SECTION] Per-channel absmax and variance
+//-------------------------------------------------------------------------------------------------
+
+void draw_channel_bars(const std::vector<float>& values, const char* label, double mean, uint32_t colour, ImVec2 pos,
+                       ImVec2 size) {
+  const int n = static_cast<int>(values.size());
+  float top = 0.0f;
+  for (const float v : values) top = std::max(top, v);
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const plot::Frame f = plot::frame(dl, pos, size, plot::Axis{-0.5, n - 0.5, plot::Scale::Linear, "channel", true},
+                                    plot::Axis{0.0, std::max(top, 1e-12f) * 1.1, plot::Scale::Linear, label});
+  dl->PushClipRect(f.min, f.max, true);
+  plot::bars(f, values.data(), n, colour);
+  plot::hline(f, mean, im_colour(kMean), 1.2f);
+  plot::line_label(f, mean, im_colour(kMean), "mean " + num(mean));
+  const int hovered = plot::hover_index(f, n);
+  dl->PopClipRect();
+  if (hovered >= 0) {
+    ImGui::BeginTooltip();
+    ImGui::Text("channel %d", hovered);
+    ImGui::Text("%s  %.6g  (%.2f × mean)", label, values[static_cast<std::size_t>(hovered)],
+                mean > 0 ? values[static_cast<std::size_t>(hovered)] / mean : 0.0);
+    ImGui::EndTooltip();
+  }
+}
+
+}  // namespace
+
+//-------------------------------------------------------------------------------------------------
+// [SECTION] Entry point
+//-------------------------------------------------------------------------------------------------
+
+void draw(const StatsSnapshot& stats, ViewState& state) {
+  if (stats.series.empty() || stats.n_layers < 1) {
+    ImGui::TextDisabled("This statistics file has no activation points.");
+    return;
+  }
+  state.layer = std::clamp(state.layer, 0, static_cast<int>(stats.n_layers) - 1);
+  if (!stats.find(state.module)) state.module = stats.series.front().module;
+  draw_header(stats, stats.find(state.module)->layers[static_cast<std::size_t>(state.layer)], state);
+  state.layer = std::clamp(state.layer, 0, static_cast<int>(stats.n_layers) - 1);
+  const ChannelMaxima& m = stats.find(state.module)->layers[static_cast<std::size_t>(state.layer)];
+  if (m.hist.empty() || m.channel_var.empty()) {
+    ImGui::TextDisabled("This statistics file has no histograms or channel sums for %s.", m.point.str().c_str());
+    return;
+  }
+  ImGui::Spacing();
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float gap = 18.0f;
+  const float left_w = std::floor((avail.x - gap) * 0.5f);
+  draw_histogram(m, state, origin, ImVec2(left_w, avail.y));
+  std::vector<float> variance(m.channel_var.begin(), m.channel_var.end());
+  double var_mean = 0.0;
+  for (const double v : m.channel_var) var_mean += v;
+  var_mean /= static_cast<double>(std::max<std::size_t>(m.channel_var.size(), 1));
+  const float half = std::floor((avail.y - gap) * 0.5f);
+  const ImVec2 right(origin.x + left_w + gap, origin.y);
+  draw_channel_bars(m.absmax, "absmax", m.mean, im_colour(Palette::activation, 0.85f), right, ImVec2(avail.x - left_w - gap, half));
+  draw_channel_bars(variance, "variance", var_mean, im_colour(Palette::weight, 0.85f), ImVec2(right.x, right.y + half + gap),
+                    ImVec2(avail.x - left_w - gap, avail.y - half - gap));
+  ImGui::SetCursorScreenPos(origin);
+  ImGui::Dummy(avail);
+}
+
+}  // namespace ms::views::distributions
