@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "core/engine/fake_quant.h"
 #include "core/engine/observer.h"
 #include "core/engine/scan_ref.h"
 #include "core/engine/weight_set.h"
@@ -90,6 +91,22 @@ void observe(Observer* obs, int64_t layer, Module m, Site s, const at::Tensor& v
 
 bool wants(Observer* obs, int64_t layer, Module m, Site s) {
   return obs && obs->wants(QuantPoint{static_cast<int>(layer), m, s});
+}
+
+// The tensor a Linear consumes: x itself, or its fake-quantized form when the hook asks for it.
+at::Tensor linear_input(const FakeQuant* fq, int64_t layer, Module m, const at::Tensor& x) {
+  if (!fq) return x;
+  const QuantPoint p{static_cast<int>(layer), m, Site::Input};
+  return fq->quantizes(p) ? fq->quantize_activation(p, x) : x;
+}
+
+bool quantizes_state(const FakeQuant* fq, int64_t layer) {
+  return fq && fq->quantizes(QuantPoint{static_cast<int>(layer), Module::Ssm, Site::State});
+}
+
+StateQuantizer state_quantizer(const FakeQuant* fq, int64_t layer) {
+  const QuantPoint p{static_cast<int>(layer), Module::Ssm, Site::State};
+  return [fq, p](const at::Tensor& s) { return fq->quantize_state(p, s); };
 }
 
 }  // namespace
@@ -181,7 +198,7 @@ const at::Tensor& MambaModel::weight(const QuantPoint& point) const {
 }
 
 at::Tensor MambaModel::forward(const at::Tensor& ids_in, RecurrentState* state,
-                               Observer* observer) const {
+                               Observer* observer, const FakeQuant* fake_quant) const {
   if (ids_in.dim() != 2) throw UsageError("forward: ids must be [B, T]");
   // Checked on the host before the copy: ids arrive from the CPU (tokenizer, sampler), and a
   // check on the device would synchronise the GPU at every decoding step.
@@ -204,8 +221,8 @@ at::Tensor MambaModel::forward(const at::Tensor& ids_in, RecurrentState* state,
   for (int64_t i = 0; i < config_.n_layer; ++i) {
     at::Tensor h = rms_norm(r.to(options_.dtype), layers_[static_cast<size_t>(i)].norm,
                             config_.norm_eps);
-    at::Tensor out = config_.is_mamba2() ? mamba2_block(i, h, state, observer)
-                                         : mamba1_block(i, h, state, observer);
+    at::Tensor out = config_.is_mamba2() ? mamba2_block(i, h, state, observer, fake_quant)
+                                         : mamba1_block(i, h, state, observer, fake_quant);
     r = config_.residual_in_fp32 ? r + out.to(at::kFloat) : r + out;
   }
   state->tokens_seen += ids.size(1);
@@ -213,44 +230,53 @@ at::Tensor MambaModel::forward(const at::Tensor& ids_in, RecurrentState* state,
   return at::linear(hf.to(options_.dtype), lm_head_).to(at::kFloat);  // [B, T, V]
 }
 
-at::Tensor MambaModel::mamba1_block(int64_t i, const at::Tensor& h, RecurrentState* st,
-                                    Observer* obs) const {
+at::Tensor MambaModel::mamba1_block(int64_t i, const at::Tensor& h_in, RecurrentState* st,
+                                    Observer* obs, const FakeQuant* fq) const {
   const LayerWeights& w = layers_[static_cast<size_t>(i)];
   const ModelConfig& c = config_;
   const int64_t E = c.d_inner, N = c.d_state, R = c.dt_rank;
+  const at::Tensor h = linear_input(fq, i, Module::InProj, h_in);
   observe(obs, i, Module::InProj, Site::Input, h);                      // [B, T, d]
   at::Tensor xz = at::linear(h, w.in_proj, w.in_proj_bias);             // [B, T, 2E]
   at::Tensor x = xz.narrow(-1, 0, E), z = xz.narrow(-1, E, E);
   x = at::silu(causal_conv(x, w.conv, w.conv_bias, st->conv[static_cast<size_t>(i)]));
-  observe(obs, i, Module::XProj, Site::Input, x);                       // [B, T, E]
-  at::Tensor dbc = at::linear(x, w.x_proj);                             // [B, T, R + 2N]
+  // Only x_proj consumes the quantized x; the scan reads x as computed.
+  const at::Tensor xq = linear_input(fq, i, Module::XProj, x);
+  observe(obs, i, Module::XProj, Site::Input, xq);                      // [B, T, E]
+  at::Tensor dbc = at::linear(xq, w.x_proj);                            // [B, T, R + 2N]
   at::Tensor dt_in = dbc.narrow(-1, 0, R), Bm = dbc.narrow(-1, R, N), Cm = dbc.narrow(-1, R + N, N);
   if (c.arch == Arch::FalconMamba) {
     dt_in = rms_norm_weightless(dt_in, c.mixer_rms_eps);
     Bm = rms_norm_weightless(Bm, c.mixer_rms_eps);
     Cm = rms_norm_weightless(Cm, c.mixer_rms_eps);
   }
+  dt_in = linear_input(fq, i, Module::DtProj, dt_in);
   observe(obs, i, Module::DtProj, Site::Input, dt_in);                  // [B, T, R]
   // dt_proj's bias is added in fp32 before softplus, as the reference and the kernels do.
   at::Tensor dt = at::softplus(at::linear(dt_in, w.dt_proj).to(at::kFloat) + w.dt_proj_bias,
                                /*beta=*/1, /*threshold=*/20);            // [B, T, E]
   at::Tensor states;
   const bool want_states = wants(obs, i, Module::Ssm, Site::State);
-  at::Tensor y = selective_scan_mamba1(x.to(at::kFloat), dt, w.A, Bm.to(at::kFloat),
-                                       Cm.to(at::kFloat), w.D, st->ssm[static_cast<size_t>(i)],
-                                       want_states ? &states : nullptr);  // [B, T, E] fp32
+  at::Tensor y = quantizes_state(fq, i)
+      ? selective_scan_mamba1_quant(x.to(at::kFloat), dt, w.A, Bm.to(at::kFloat),
+                                    Cm.to(at::kFloat), w.D, st->ssm[static_cast<size_t>(i)],
+                                    want_states ? &states : nullptr, state_quantizer(fq, i))
+      : selective_scan_mamba1(x.to(at::kFloat), dt, w.A, Bm.to(at::kFloat),
+                              Cm.to(at::kFloat), w.D, st->ssm[static_cast<size_t>(i)],
+                              want_states ? &states : nullptr);  // [B, T, E] fp32
   if (want_states) obs->collect({int(i), Module::Ssm, Site::State}, states);  // [B, T, E, N]
-  y = y * at::silu(z).to(at::kFloat);
+  y = linear_input(fq, i, Module::OutProj, y * at::silu(z).to(at::kFloat));
   observe(obs, i, Module::OutProj, Site::Input, y);                     // [B, T, E]
   return at::linear(y.to(options_.dtype), w.out_proj, w.out_proj_bias);  // [B, T, d]
 }
 
-at::Tensor MambaModel::mamba2_block(int64_t i, const at::Tensor& h, RecurrentState* st,
-                                    Observer* obs) const {
+at::Tensor MambaModel::mamba2_block(int64_t i, const at::Tensor& h_in, RecurrentState* st,
+                                    Observer* obs, const FakeQuant* fq) const {
   const LayerWeights& w = layers_[static_cast<size_t>(i)];
   const ModelConfig& c = config_;
   const int64_t E = c.d_inner, N = c.d_state, G = c.n_groups, H = c.n_heads, P = c.head_dim;
-  const int64_t Bsz = h.size(0), T = h.size(1);
+  const int64_t Bsz = h_in.size(0), T = h_in.size(1);
+  const at::Tensor h = linear_input(fq, i, Module::InProj, h_in);
   observe(obs, i, Module::InProj, Site::Input, h);                      // [B, T, d]
   at::Tensor zxbcdt = at::linear(h, w.in_proj, w.in_proj_bias);         // [B, T, 2E + 2GN + H]
   at::Tensor z = zxbcdt.narrow(-1, 0, E);
@@ -264,15 +290,18 @@ at::Tensor MambaModel::mamba2_block(int64_t i, const at::Tensor& h, RecurrentSta
   dt = at::clamp(dt, c.dt_limit_min, c.dt_limit_max);
   at::Tensor states;
   const bool want_states = wants(obs, i, Module::Ssm, Site::State);
-  at::Tensor y = selective_scan_mamba2(x, dt, w.A, Bm, Cm, w.D, st->ssm[static_cast<size_t>(i)],
-                                       want_states ? &states : nullptr);  // [B, T, H, P]
+  at::Tensor y = quantizes_state(fq, i)
+      ? selective_scan_mamba2_quant(x, dt, w.A, Bm, Cm, w.D, st->ssm[static_cast<size_t>(i)],
+                                    want_states ? &states : nullptr, state_quantizer(fq, i))
+      : selective_scan_mamba2(x, dt, w.A, Bm, Cm, w.D, st->ssm[static_cast<size_t>(i)],
+                              want_states ? &states : nullptr);  // [B, T, H, P]
   if (want_states) obs->collect({int(i), Module::Ssm, Site::State}, states);  // [B, T, H, P, N]
   // Gated RMSNorm: y * silu(z), normalised per group of E/G channels (or over all E).
   at::Tensor g = y.reshape({Bsz, T, E}) * at::silu(z.to(at::kFloat));
   const int64_t groups = options_.gated_norm == GatedNorm::PerGroup ? G : 1;
   at::Tensor gg = g.reshape({Bsz, T, groups, E / groups});
   gg = gg * at::rsqrt(gg.pow(2).mean(-1, true) + c.norm_eps);
-  at::Tensor normed = w.gated_norm * gg.reshape({Bsz, T, E});
+  at::Tensor normed = linear_input(fq, i, Module::OutProj, w.gated_norm * gg.reshape({Bsz, T, E}));
   observe(obs, i, Module::OutProj, Site::Input, normed);                // [B, T, E]
   return at::linear(normed.to(options_.dtype), w.out_proj, w.out_proj_bias);  // [B, T, d]
 }

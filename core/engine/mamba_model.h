@@ -19,6 +19,7 @@
 
 namespace ms {
 
+class FakeQuant;
 class Observer;
 class WeightSource;
 struct WeightSet;
@@ -64,9 +65,10 @@ class MambaModel {
 
   // ids [B, T] (int64, any device) -> logits [B, T, V] float32 on the engine's device.
   // With `state`, the sequence continues from it and the state is updated; without, it starts
-  // from zero. `observer` may be null.
+  // from zero. `observer` may be null. `fake_quant` (fake_quant.h; may be null) quantizes the
+  // Linear inputs and the SSM state it chooses; the observer then sees the quantized values.
   at::Tensor forward(const at::Tensor& ids, RecurrentState* state = nullptr,
-                     Observer* observer = nullptr) const;
+                     Observer* observer = nullptr, const FakeQuant* fake_quant = nullptr) const;
 
   RecurrentState initial_state(int64_t batch) const;
 
@@ -79,8 +81,10 @@ class MambaModel {
   MambaModel(ModelConfig config, EngineOptions options) : config_(config), options_(options) {}
   static std::unique_ptr<MambaModel> load_from(const ModelConfig& config, const WeightSource& source,
                                                const EngineOptions& options);
-  at::Tensor mamba1_block(int64_t i, const at::Tensor& h, RecurrentState* st, Observer* obs) const;
-  at::Tensor mamba2_block(int64_t i, const at::Tensor& h, RecurrentState* st, Observer* obs) const;
+  at::Tensor mamba1_block(int64_t i, const at::Tensor& h, RecurrentState* st, Observer* obs,
+                          const FakeQuant* fq) const;
+  at::Tensor mamba2_block(int64_t i, const at::Tensor& h, RecurrentState* st, Observer* obs,
+                          const FakeQuant* fq) const;
 
   ModelConfig config_;
   EngineOptions options_;

@@ -165,4 +165,69 @@ at::Tensor selective_scan_mamba2(const at::Tensor& x, const at::Tensor& dt, cons
   return scan2_ops(x, dt, A, Bm, Cm, D, state, states);
 }
 
+// The quantized scans: the same expressions as the loops above (exp(A * dt) * s + (dt * B) * x,
+// in that order), one token at a time, so that the quantizer sees each whole state.
+at::Tensor selective_scan_mamba1_quant(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
+                                       const at::Tensor& Bm, const at::Tensor& Cm, const at::Tensor& D,
+                                       at::Tensor& state, at::Tensor* states,
+                                       const StateQuantizer& quantize) {
+  const int64_t B = x.size(0), T = x.size(1), E = x.size(2), N = A.size(1);
+  check_shape(dt, {B, T, E}, "dt");
+  check_shape(A, {E, N}, "A");
+  check_shape(Bm, {B, T, N}, "B");
+  check_shape(Cm, {B, T, N}, "C");
+  check_shape(D, {E}, "D");
+  check_shape(state, {B, E, N}, "state");
+  if (states) *states = at::empty({B, T, E, N}, x.options());
+  at::Tensor s = state;
+  std::vector<at::Tensor> ys;
+  ys.reserve(size_t(T));
+  for (int64_t t = 0; t < T; ++t) {
+    const at::Tensor dt_t = dt.select(1, t).unsqueeze(-1);                          // [B, E, 1]
+    const at::Tensor dA = at::exp(A.unsqueeze(0) * dt_t);                           // [B, E, N]
+    const at::Tensor dBx = (dt_t * Bm.select(1, t).unsqueeze(1)) * x.select(1, t).unsqueeze(-1);
+    const at::Tensor h = dA * s + dBx;                                              // [B, E, N]
+    ys.push_back(at::matmul(h, Cm.select(1, t).unsqueeze(-1)).squeeze(-1));         // [B, E]
+    s = quantize(h);
+    check_shape(s, {B, E, N}, "quantized state");
+    if (states) states->select(1, t).copy_(s);
+  }
+  state.copy_(s);
+  if (T == 0) return at::empty({B, 0, E}, x.options());
+  return at::stack(ys, 1) + x * D;
+}
+
+at::Tensor selective_scan_mamba2_quant(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
+                                       const at::Tensor& Bm, const at::Tensor& Cm, const at::Tensor& D,
+                                       at::Tensor& state, at::Tensor* states,
+                                       const StateQuantizer& quantize) {
+  const int64_t B = x.size(0), T = x.size(1), H = x.size(2), P = x.size(3);
+  const int64_t G = Bm.size(2), N = Bm.size(3);
+  check_shape(dt, {B, T, H}, "dt");
+  check_shape(A, {H}, "A");
+  check_shape(Bm, {B, T, G, N}, "B");
+  check_shape(Cm, {B, T, G, N}, "C");
+  check_shape(D, {H}, "D");
+  check_shape(state, {B, H, P, N}, "state");
+  if (H % G != 0) throw InputError("selective scan", "heads not a multiple of groups");
+  if (states) *states = at::empty({B, T, H, P, N}, x.options());
+  const at::Tensor Bh = Bm.repeat_interleave(H / G, 2), Ch = Cm.repeat_interleave(H / G, 2);  // [B,T,H,N]
+  const at::Tensor dA = at::exp(dt * A);                                            // [B, T, H]
+  at::Tensor s = state;
+  std::vector<at::Tensor> ys;
+  ys.reserve(size_t(T));
+  for (int64_t t = 0; t < T; ++t) {
+    const at::Tensor dx = (dt.select(1, t).unsqueeze(-1) * x.select(1, t)).unsqueeze(-1);  // [B,H,P,1]
+    const at::Tensor h = dA.select(1, t).unsqueeze(-1).unsqueeze(-1) * s +
+                         dx * Bh.select(1, t).unsqueeze(2);                          // [B, H, P, N]
+    ys.push_back(at::matmul(h, Ch.select(1, t).unsqueeze(-1)).squeeze(-1));         // [B, H, P]
+    s = quantize(h);
+    check_shape(s, {B, H, P, N}, "quantized state");
+    if (states) states->select(1, t).copy_(s);
+  }
+  state.copy_(s);
+  if (T == 0) return at::empty({B, 0, H, P}, x.options());
+  return at::stack(ys, 1) + x * D.unsqueeze(-1);
+}
+
 }  // namespace ms

@@ -5,6 +5,8 @@
 // All inputs fp32 and contiguous; the state is updated in place. Symbols: core/model/glossary.h.
 #pragma once
 
+#include <functional>
+
 #include <ATen/core/Tensor.h>
 
 namespace ms {
@@ -22,5 +24,22 @@ at::Tensor selective_scan_mamba1(const at::Tensor& x, const at::Tensor& dt, cons
 at::Tensor selective_scan_mamba2(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
                                  const at::Tensor& Bm, const at::Tensor& Cm, const at::Tensor& D,
                                  at::Tensor& state, at::Tensor* states);
+
+// The same scans with the state quantized inside the recurrence (Q-Mamba Eq. 10, METHODS.md
+// "DSQ"): per token, h_t = exp(dt_t A) * state + dt_t B_t x_t, the output y_t = C_t . h_t + D x_t
+// uses h_t as computed, and the state the next token reads is quantize(h_t). `state` (in/out)
+// ends as the last quantized state, which is what a quantized cache holds; `states` receives every
+// token's quantized state. `quantize` maps one token's state ([B, E, N] | [B, H, P, N], fp32) to
+// a tensor of the same shape. ATen ops stepped over time, on any device: slower than the loops
+// above, which is why the float path never comes here.
+using StateQuantizer = std::function<at::Tensor(const at::Tensor&)>;
+at::Tensor selective_scan_mamba1_quant(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
+                                       const at::Tensor& Bm, const at::Tensor& Cm, const at::Tensor& D,
+                                       at::Tensor& state, at::Tensor* states,
+                                       const StateQuantizer& quantize);
+at::Tensor selective_scan_mamba2_quant(const at::Tensor& x, const at::Tensor& dt, const at::Tensor& A,
+                                       const at::Tensor& Bm, const at::Tensor& Cm, const at::Tensor& D,
+                                       at::Tensor& state, at::Tensor* states,
+                                       const StateQuantizer& quantize);
 
 }  // namespace ms

@@ -1,0 +1,194 @@
+#include "core/quant/scheme.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/quant/weight_quant.h"
+#include "core/util/error.h"
+
+namespace ms {
+using nlohmann::json;
+
+void Scheme::validate() const {
+  if (weights) weights->validate();
+  act.validate();
+  state.validate();
+}
+
+std::string Scheme::describe() const {
+  std::string w = "W16";
+  if (weights)
+    w = "W" + std::to_string(weights->bits) + " " + weights->granularity_str() + " " +
+        (weights->symmetric ? "sym" : "asym") + " " + weight_method;
+  return w + ", " + act.describe() + ", " + state.describe();
+}
+
+json Scheme::to_json() const {
+  json j;
+  j["methods"] = methods;
+  if (weights) {
+    json mods = json::array();
+    for (Module m : weight_modules) mods.push_back(std::string(module_name(m)));
+    const bool group = weights->granularity == RtnGranularity::Group;
+    j["weights"] = {{"method", weight_method},
+                    {"bits", weights->bits},
+                    {"granularity", group ? "group"
+                                    : weights->granularity == RtnGranularity::Channel ? "channel"
+                                                                                      : "tensor"},
+                    {"group_size", group ? json(weights->group_size) : json(nullptr)},
+                    {"symmetric", weights->symmetric},
+                    {"modules", mods}};
+  }
+  j["activations"] = {{"bits", act.bits},
+                      {"scale", act_scale_name(act.scale)},
+                      {"granularity", act_granularity_name(act.granularity)}};
+  j["state"] = {{"bits", state.bits},
+                {"method", state_method_name(state.method)},
+                {"dsq_variant", dsq_variant_name(state.variant)}};
+  j["statistics"] = statistics.empty() ? json(nullptr) : json(statistics);
+  return j;
+}
+
+namespace {
+
+// Field readers that name the file and the field on a wrong type.
+struct Reader {
+  const std::string& where;
+  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
+    throw InputError(where, field + " " + problem);
+  }
+  int integer(const json& obj, const std::string& section, const char* key, int fallback) const {
+    if (!obj.contains(key) || obj[key].is_null()) return fallback;
+    if (!obj[key].is_number_integer()) fail(section + "." + key, "must be an integer");
+    return obj[key].get<int>();
+  }
+  std::string text(const json& obj, const std::string& section, const char* key,
+                   const std::string& fallback) const {
+    if (!obj.contains(key) || obj[key].is_null()) return fallback;
+    if (!obj[key].is_string()) fail(section + "." + key, "must be a string");
+    return obj[key].get<std::string>();
+  }
+  const json& section(const json& j, const char* key) const {
+    static const json empty = json::object();
+    if (!j.contains(key) || j[key].is_null()) return empty;
+    if (!j[key].is_object()) fail(key, "must be an object");
+    return j[key];
+  }
+};
+
+// Parse errors of the shared parsers (UsageError naming a flag) become InputErrors on the file.
+template <typename F>
+auto field(const Reader& r, const std::string& name, F&& f) {
+  try {
+    return f();
+  } catch (const UsageError& e) {
+    throw InputError(r.where, name + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+Scheme Scheme::from_json(const json& j, const std::string& where) {
+  const Reader r{where};
+  if (!j.is_object()) throw InputError(where, "is not a JSON object");
+  Scheme s;
+  if (j.contains("methods") && !j["methods"].is_null()) {
+    if (!j["methods"].is_array()) r.fail("methods", "must be an array of strings");
+    for (const json& m : j["methods"]) {
+      if (!m.is_string()) r.fail("methods", "must be an array of strings");
+      s.methods.push_back(m.get<std::string>());
+    }
+  }
+  const json& w = r.section(j, "weights");
+  if (!w.empty()) {
+    s.weight_method = r.text(w, "weights", "method", "rtn");
+    RtnSpec spec;
+    spec.bits = r.integer(w, "weights", "bits", 8);
+    if (w.contains("symmetric") && !w["symmetric"].is_null()) {
+      if (!w["symmetric"].is_boolean()) r.fail("weights.symmetric", "must be true or false");
+      spec.symmetric = w["symmetric"].get<bool>();
+    }
+    std::string gran = r.text(w, "weights", "granularity", "channel");
+    if (gran == "group") gran += ":" + std::to_string(r.integer(w, "weights", "group_size", 0));
+    spec = field(r, "weights.granularity", [&] { return RtnSpec::with_granularity(spec, gran); });
+    field(r, "weights", [&] { spec.validate(); return 0; });
+    s.weights = spec;
+    if (w.contains("modules") && !w["modules"].is_null()) {
+      if (!w["modules"].is_array()) r.fail("weights.modules", "must be an array of module names");
+      std::string list;
+      for (const json& m : w["modules"]) {
+        if (!m.is_string()) r.fail("weights.modules", "must be an array of module names");
+        list += (list.empty() ? "" : ",") + m.get<std::string>();
+      }
+      if (!list.empty())
+        s.weight_modules = field(r, "weights.modules", [&] { return parse_weight_modules(list); });
+    }
+  }
+  const json& a = r.section(j, "activations");
+  s.act.bits = r.integer(a, "activations", "bits", 16);
+  s.act.scale = field(r, "activations.scale", [&] {
+    return parse_act_scale(r.text(a, "activations", "scale", "dynamic"));
+  });
+  s.act.granularity = field(r, "activations.granularity", [&] {
+    return parse_act_granularity(r.text(a, "activations", "granularity", "token"));
+  });
+  const json& st = r.section(j, "state");
+  s.state.bits = r.integer(st, "state", "bits", 16);
+  s.state.method = field(r, "state.method", [&] {
+    return parse_state_method(r.text(st, "state", "method", "dsq"));
+  });
+  s.state.variant = field(r, "state.dsq_variant", [&] {
+    return parse_dsq_variant(r.text(st, "state", "dsq_variant", "abs.mean.sqrt"));
+  });
+  if (j.contains("statistics") && !j["statistics"].is_null()) {
+    const json& stats = j["statistics"];
+    if (stats.is_string()) s.statistics = stats.get<std::string>();
+    else if (stats.is_object()) s.statistics = r.text(stats, "statistics", "path", "");
+    else r.fail("statistics", "must be null, a path or an object with a path");
+  }
+  field(r, "scheme", [&] { s.validate(); return 0; });
+  return s;
+}
+
+std::vector<QuantizedWeight> scheme_weights(const WeightSet& base, const Scheme& scheme) {
+  for (const std::string& m : scheme.methods)
+    if (m != "rtn")
+      throw InputError("scheme", "method '" + m + "' is not applied by eval/sweep in this version "
+                                                  "(weights are rounded with rtn only)");
+  std::vector<QuantizedWeight> out;
+  if (!scheme.weights) return out;
+  if (scheme.weight_method != "rtn")
+    throw InputError("scheme", "weights.method '" + scheme.weight_method +
+                                   "' is not applied by eval/sweep in this version (rtn only)");
+  const std::vector<Module>& modules =
+      scheme.weight_modules.empty() ? default_weight_modules() : scheme.weight_modules;
+  for (int i = 0; i < base.config.n_layer; ++i)
+    for (Module m : modules) {
+      const QuantPoint p{i, m, Site::Weight};
+      const std::string key = layer_key(i, std::string(module_name(m)) + ".weight");
+      const at::Tensor* w = base.find(key);
+      if (!w) continue;  // Mamba-2 has no x_proj, dt_proj
+      out.push_back({p, key, rtn_fake_quant(*w, *scheme.weights, key)});
+    }
+  return out;
+}
+
+Scheme Scheme::read(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError(file.string(), "cannot be read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json j;
+  try {
+    j = json::parse(ss.str());
+  } catch (const json::parse_error& e) {
+    throw InputError(file.string(), std::string("is not valid JSON (") + e.what() + ")");
+  }
+  Scheme s = from_json(j, file.string());
+  // A relative statistics path is relative to the scheme's own directory.
+  if (!s.statistics.empty() && std::filesystem::path(s.statistics).is_relative())
+    s.statistics = (file.parent_path() / s.statistics).string();
+  return s;
+}
+
+}  // namespace ms
