@@ -18,9 +18,9 @@ QStringList shippedTexts();
 // open with Sense and Sensibility, so the default token budget (kDefaultCalibrationTokens)
 // covers its first chapters. Empty when the text is not there.
 QString defaultCalibrationText();
-// 16,384 tokens: about the first eight chapters of Sense and Sensibility with the demo
-// tokenizer, about 10 s on two CPU cores for the demo model; enough for every channel's absmax to
-// settle on the demo models (the outlier channels they show at 50,000 tokens already stand out).
+// 16,384 tokens: Sense and Sensibility up to the start of chapter 8 (63 kB) with the demo
+// tokenizer; 35 s of CPU time for the demo Mamba-1 on our 2-core CI machine (seq-len 512, batch 4).
+// Enough for the demo models' outlier channels (those seen at 50,000 tokens) to stand out.
 inline constexpr qint64 kDefaultCalibrationTokens = 16384;
 
 }  // namespace ms::app

@@ -14,10 +14,12 @@
 #include <QHeaderView>
 #include <QKeySequence>
 #include <QLabel>
+#include <QLocale>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProgressBar>
+#include <QSaveFile>
 #include <QSettings>
 #include <QStatusBar>
 #include <QTemporaryDir>
@@ -218,6 +220,8 @@ void MainWindow::createActions() {
   m_openStats = file->addAction(tr("Open &Statistics…"), this, &MainWindow::showOpenStatsDialog);
   m_openStats->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
   m_openStats->setEnabled(false);  // statistics belong to a model: open one first
+  QAction* exportView = file->addAction(tr("&Export View as PNG…"), this, &MainWindow::showExportViewDialog);
+  exportView->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));  // QKeySequence::Quit is empty on some platforms
@@ -290,6 +294,25 @@ void MainWindow::showOpenStatsDialog() {
   if (!path.isEmpty()) openStats(path);
 }
 
+void MainWindow::showExportViewDialog() {
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export View"), m_view + QStringLiteral(".png"),
+                                                    tr("PNG images (*.png)"));
+  if (path.isEmpty()) return;
+  const QString error = exportView(path);
+  if (error.isEmpty()) statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(path)), 5000);
+  else QMessageBox::critical(this, tr("Cannot export the view"), error);
+}
+
+QString MainWindow::exportView(const QString& path) {
+  const QImage image = m_canvas->renderNow(3);
+  if (image.isNull()) return tr("%1: the view has not been drawn yet (no OpenGL context)").arg(path);
+  // QSaveFile writes beside the target and renames on commit: no half-written PNG.
+  QSaveFile file(path);
+  if (!file.open(QIODevice::WriteOnly) || !image.save(&file, "PNG") || !file.commit())
+    return tr("%1: cannot write: %2").arg(path, file.errorString());
+  return {};
+}
+
 void MainWindow::openStats(const QString& path) {
   if (!m_snapshot) {
     onStatsFailed(path, tr("%1: open a model before its statistics").arg(path));
@@ -346,7 +369,9 @@ void MainWindow::setView(const QString& name) {
 void MainWindow::updatePathLabel() {
   QString text = QDir::toNativeSeparators(QFileInfo(m_modelPath).absoluteFilePath());
   if (m_stats && m_tempDir && m_statsPath.startsWith(m_tempDir->path()))
-    text += tr("   ·   calibrated in the app on %1 tokens%2").arg(m_stats->tokens).arg(m_stats->cancelled ? tr(" (cancelled)") : QString());
+    text += tr("   ·   calibrated in the app on %1 tokens%2")
+                .arg(QLocale(QLocale::English).toString(static_cast<qlonglong>(m_stats->tokens)),
+                     m_stats->cancelled ? tr(" (cancelled)") : QString());
   else if (m_stats)
     text += tr("   ·   statistics: %1").arg(QDir::toNativeSeparators(QFileInfo(m_statsPath).absoluteFilePath()));
   m_pathLabel->setText(text);

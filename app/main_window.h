@@ -89,6 +89,9 @@ class MainWindow : public QMainWindow {
   // the statistics when done; a cancelled run opens what it collected. Supersedes a running one.
   void calibrate(const CalibrationChoice& choice);
   void cancelCalibration();
+  // Saves what the canvas shows now (the current view, without the docks) as a PNG, atomically.
+  // Returns an empty string, or the one-line reason it could not.
+  QString exportView(const QString& path);
 
   const std::shared_ptr<const ModelSnapshot>& snapshot() const { return m_snapshot; }
   ImGuiCanvas* canvas() const { return m_canvas; }
@@ -118,6 +121,7 @@ class MainWindow : public QMainWindow {
  private Q_SLOTS:
   void showOpenDialog();
   void showOpenStatsDialog();
+  void showExportViewDialog();
   void showAbout();
   void onTreeSelectionChanged();
 

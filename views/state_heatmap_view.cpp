@@ -175,7 +175,12 @@ void draw_channel_margin(const StateMaps& s, const plot::Axis& x, ImVec2 pos, Im
   plot::bars_at(f, m.absmax.data(), outliers, im_colour(kOutlier));
   plot::hline(f, m.mean, im_colour(kMean), 1.2f);
   plot::hline(f, m.threshold, im_colour(kOutlier, 0.9f), 1.2f, true);
-  plot::line_label(f, m.threshold, im_colour(kOutlier), "channel scale  ·  mean + 6σ = " + num(m.threshold));
+  // The label sits at the right unless an outlier bar stands under it; then at the left.
+  const std::string text = "channel scale  ·  mean + 6σ = " + num(m.threshold);
+  const float label_left = f.max.x - plot::line_label_width(text);
+  bool crowded = false;
+  for (const OutlierChannel& o : m.outliers) crowded |= f.to_x(o.channel + 0.5) >= label_left && f.to_x(o.channel - 0.5) <= f.max.x;
+  plot::line_label(f, m.threshold, im_colour(kOutlier), text, crowded);
   dl->PopClipRect();
 }
 
