@@ -112,7 +112,7 @@ void scan_m2_cuda(const ScanM2Args& a, void* stream);
 
 // Largest d_state the CUDA scans take (checked; the references take any; released models use
 // 16 for Mamba-1 and 64 or 128 for Mamba-2).
-constexpr int64_t kMaxScanStatesM1 = 64;
+constexpr int64_t kMaxScanStatesM1 = 64;  // 8 lanes × 8 states
 constexpr int64_t kMaxScanStatesM2 = 256;
 
 }  // namespace ms::kernels

@@ -1,11 +1,13 @@
 // Mamba-1 selective scan with the gate and every statistic fused (kernels/calib_kernels.h).
 //
-// Layout: a block owns 32 channels of one sequence; 4 threads share a channel, each holding
-// SPT (a multiple of 4, >= N/4) of its states in registers: state n = 16jj + 4·lane + q, so each
-// thread reads B and C as float4s and the 4 lanes read one contiguous 64-byte run (no bank
-// conflicts). exp(dt·A) is exp2f(dt·A·log2 e) with A pre-scaled: one multiply fewer.
+// Layout: a block owns 32 channels of one sequence; 8 threads share a channel, each holding
+// SPT = 2, 4 or 8 of its states in registers (N = 16 → 2): runs of 2 or 4 consecutive states per
+// lane (state_of), so each thread reads B and C as float2/float4 and the 8 lanes read one
+// contiguous run (no bank conflicts). Eight lanes rather than four: at B = 8 the grid has only
+// B·E/32 blocks, and the measured scan was latency-bound at 18 % occupancy (Nsight Compute).
+// exp(dt·A) is exp2f(dt·A·log2 e) with A pre-scaled: one multiply fewer.
 //
-// Time runs sequentially in chunks of kChunk (32 or 16) tokens: the block stages the chunk's x,
+// Time runs sequentially in chunks of kChunk (16) tokens: the block stages the chunk's x,
 // dt (softplus applied), gate, B and C in shared memory with coalesced loads; every thread
 // advances its states token by token and leaves its share of C·s in shared memory; only then,
 // off the recurrence's critical path, all threads sum the shares, gate, write the chunk's outputs
@@ -18,10 +20,14 @@ namespace ms::kernels {
 namespace cuda {
 namespace {
 
-constexpr int kChannels = 32, kLanes = 4;
+constexpr int kChannels = 32, kLanes = 8;
 
 // The state a thread's j-th register holds: runs of 4 per lane, 16 per round of the 4 lanes.
-__device__ __forceinline__ int state_of(int lane, int j) { return (j / 4) * 4 * kLanes + 4 * lane + (j % 4); }
+template <int SPT>
+__device__ __forceinline__ int state_of(int lane, int j) {
+  if constexpr (SPT == 2) return 2 * lane + j;  // float2 runs: 8 lanes cover 16 states
+  else return (j / 4) * 4 * kLanes + 4 * lane + (j % 4);
+}
 
 template <typename T, int SPT, int kChunk>
 __global__ void __launch_bounds__(kChannels * kLanes) scan_m1_kernel(ScanM1Args a) {
@@ -49,7 +55,7 @@ __global__ void __launch_bounds__(kChannels * kLanes) scan_m1_kernel(ScanM1Args 
   double total_abs[SPT];
 #pragma unroll
   for (int j = 0; j < SPT; ++j) {
-    const int n = state_of(lane, j);
+    const int n = state_of<SPT>(lane, j);
     A[j] = (live && n < a.N) ? a.A[e * a.N + n] * 1.4426950408889634f : 0.0f;
     s[j] = amax[j] = 0.0f;
     total_abs[j] = 0.0;
@@ -90,20 +96,28 @@ __global__ void __launch_bounds__(kChannels * kLanes) scan_m1_kernel(ScanM1Args 
     for (int tt = 0; tt < len; ++tt) {
       const float xv = xs[tt][cl], dt = dts[tt][cl], dtx = dt * xv;
       float acc = 0.0f;
+      // B and C of this thread's states, as float2 or float4 runs (see state_of).
+      float bq[SPT], cq[SPT];
+      if constexpr (SPT == 2) {
+        const float2 b2 = *reinterpret_cast<const float2*>(&Bs[tt][state_of<SPT>(lane, 0)]);
+        const float2 c2 = *reinterpret_cast<const float2*>(&Cs[tt][state_of<SPT>(lane, 0)]);
+        bq[0] = b2.x; bq[1] = b2.y; cq[0] = c2.x; cq[1] = c2.y;
+      } else {
 #pragma unroll
-      for (int jj = 0; jj < SPT / 4; ++jj) {
-        const float4 b4 = *reinterpret_cast<const float4*>(&Bs[tt][state_of(lane, 4 * jj)]);
-        const float4 c4 = *reinterpret_cast<const float4*>(&Cs[tt][state_of(lane, 4 * jj)]);
-        const float bq[4] = {b4.x, b4.y, b4.z, b4.w}, cq[4] = {c4.x, c4.y, c4.z, c4.w};
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          const int j = 4 * jj + q;
-          s[j] = exp2f(dt * A[j]) * s[j] + dtx * bq[q];
-          acc += cq[q] * s[j];
-          const float m = fabsf(s[j]);
-          amax[j] = fmaxf(amax[j], m);
-          chunk_abs[j] += m;
+        for (int jj = 0; jj < SPT / 4; ++jj) {
+          const float4 b4 = *reinterpret_cast<const float4*>(&Bs[tt][state_of<SPT>(lane, 4 * jj)]);
+          const float4 c4 = *reinterpret_cast<const float4*>(&Cs[tt][state_of<SPT>(lane, 4 * jj)]);
+          bq[4 * jj] = b4.x; bq[4 * jj + 1] = b4.y; bq[4 * jj + 2] = b4.z; bq[4 * jj + 3] = b4.w;
+          cq[4 * jj] = c4.x; cq[4 * jj + 1] = c4.y; cq[4 * jj + 2] = c4.z; cq[4 * jj + 3] = c4.w;
         }
+      }
+#pragma unroll
+      for (int j = 0; j < SPT; ++j) {
+        s[j] = exp2f(dt * A[j]) * s[j] + dtx * bq[j];
+        acc += cq[j] * s[j];
+        const float m = fabsf(s[j]);
+        amax[j] = fmaxf(amax[j], m);
+        chunk_abs[j] += m;
       }
       parts[tt][cl][lane] = acc;
     }
@@ -114,7 +128,10 @@ __global__ void __launch_bounds__(kChannels * kLanes) scan_m1_kernel(ScanM1Args 
     for (int tt = tid / kChannels; tt < len; tt += blockDim.x / kChannels) {
       if (!out_live) continue;
       const float* pr = parts[tt][oc];
-      const float g = (pr[0] + pr[1] + pr[2] + pr[3] + D_out * xs[tt][oc]) * gates[tt][oc];
+      float share = 0.0f;
+#pragma unroll
+      for (int l = 0; l < kLanes; ++l) share += pr[l];
+      const float g = (share + D_out * xs[tt][oc]) * gates[tt][oc];
       y[(b * a.seqlen + t0 + tt) * a.E + e0 + oc] = from_f<T>(g);
       if (want_y_stats) {
         yacc.add(g);
@@ -143,7 +160,7 @@ __global__ void __launch_bounds__(kChannels * kLanes) scan_m1_kernel(ScanM1Args 
   if (live) {
 #pragma unroll
     for (int j = 0; j < SPT; ++j) {
-      const int n = state_of(lane, j);
+      const int n = state_of<SPT>(lane, j);
       if (n < a.N) {
         atomic_max_f(a.state_absmax + e * a.N + n, amax[j]);
         atomicAdd(a.state_sum_abs + e * a.N + n, total_abs[j]);
@@ -160,10 +177,10 @@ template <typename T>
 void launch(const ScanM1Args& a, cudaStream_t stream) {
   dim3 grid{unsigned((a.E + kChannels - 1) / kChannels), unsigned(a.batch)}, block{kChannels * kLanes};
   const int64_t spt = (a.N + kLanes - 1) / kLanes;
-  // Chunks of 32 tokens; 16 where the B and C tiles would pass the 48 KB of static shared memory.
-  if (spt <= 4) scan_m1_kernel<T, 4, 32><<<grid, block, 0, stream>>>(a);
-  else if (spt <= 8) scan_m1_kernel<T, 8, 32><<<grid, block, 0, stream>>>(a);
-  else scan_m1_kernel<T, 16, 16><<<grid, block, 0, stream>>>(a);
+  // Chunks of 16 tokens keep the per-lane shares and the tiles within 48 KB of shared memory.
+  if (spt <= 2) scan_m1_kernel<T, 2, 16><<<grid, block, 0, stream>>>(a);
+  else if (spt <= 4) scan_m1_kernel<T, 4, 16><<<grid, block, 0, stream>>>(a);
+  else scan_m1_kernel<T, 8, 16><<<grid, block, 0, stream>>>(a);
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 # packaging/gpu-deps.sh): build mambascope-cli and kernel_parity without Qt, check every kernel
 # against its CPU reference, check the fused calibration against the reference (observer) path
 # on the HF fixtures and on random real-shape presets, then benchmark `bench calibrate`.
-#   tests/gpu/run_calib_on_gpu_host.sh [parity|bench|all] [BENCH_SPECS...]
+#   tests/gpu/run_calib_on_gpu_host.sh [all|parity,reference,bench] [BENCH_SPECS...]
+# parity: kernels vs CPU references, fused vs reference path on the fixtures; reference: fused
+# statistics vs the float64 reference (tests/cli/hf_stats_ref.py) on random models; bench.
 # BENCH_SPECS: "preset dtype batch seq_len" (default: the 130m shapes). Results land in $OUT.
 set -uo pipefail
 WHAT=${1:-all}; shift || true
@@ -21,7 +23,8 @@ TEXT=$OUT/calib.txt
 # A calibration text without the (ignored) extracted novels: the README and the methods notes.
 cat README.md core/engine/*.h > "$TEXT"
 
-if [ "$WHAT" != bench ]; then
+want() { [ "$WHAT" = all ] || [[ ",$WHAT," == *",$1,"* ]]; }
+if want parity; then
   echo "== kernel parity"
   build-gpu/bin/kernel_parity 2>&1 | tee "$OUT/kernel_parity.txt" | grep -vE " ok " || true
   tail -1 "$OUT/kernel_parity.txt"
@@ -43,8 +46,24 @@ if [ "$WHAT" != bench ]; then
   done
   rm -f "$OUT"/*.safetensors "$OUT/err.txt"
 fi
+if want reference; then
+  echo "== fused CUDA statistics vs the float64 reference (HF in float64 + the recurrence; random models not in the repo)"
+  W=$(mktemp -d)
+  head -c 2500 README.md > "$W/a.txt"; head -c 1200 core/engine/calib_stats.h > "$W/b.txt"
+  for spec in "tiny-mamba 31" "tiny-mamba2 32" "mamba-130m 33" "mamba2-130m 34"; do
+    read -r preset seed <<<"$spec"  # not `set --`: the bench specs live in $@
+    $CLI init-random --preset $preset --seed $seed --out "$W/$preset" >/dev/null 2>&1
+    $CLI calibrate "$W/$preset" --tokenizer tests/fixtures/models/tokenizer.json --file "$W/a.txt" --file "$W/b.txt" \
+      --seq-len 96 --batch 3 --dtype fp32 --device cuda --engine fused --out "$W/$preset.st" 2>"$W/err" >/dev/null \
+      || { echo "$preset: calibrate failed: $(tail -1 "$W/err")"; continue; }
+    echo "-- $preset (fused, fp32)"
+    python3 tests/cli/hf_stats_ref.py "$W/$preset" tests/fixtures/models/tokenizer.json "$W/$preset.st" \
+      --file "$W/a.txt" --file "$W/b.txt" --seq-len 96 --rtol 1e-3 2>/dev/null | sed 's/^/   /'
+  done 2>&1 | tee "$OUT/stats-vs-float64.txt"
+  rm -rf "$W"
+fi
 
-if [ "$WHAT" != parity ]; then
+if want bench; then
   echo "== bench calibrate"
   [ $# -gt 0 ] || set -- "mamba-130m bf16 8 1024" "mamba-130m fp32 8 1024" "mamba2-130m bf16 8 1024" "mamba2-130m fp32 8 1024"
   for spec in "$@"; do
