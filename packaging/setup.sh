@@ -15,6 +15,8 @@
 #   the machine      the CUDA toolkit, when /usr/local/cuda or nvcc exists
 #   R packages       Jane Austen's novels and Moby Dick, extracted into resources/texts/ (not
 #                    committed): the demo model's training, calibration and held-out texts
+#   (packaging)      help2man (man pages), desktop-file-utils and appstream (validators),
+#                    debootstrap (the clean-root install test); README.md "Install"
 set -euo pipefail
 
 TORCH_VERSION=2.11.0
@@ -24,7 +26,8 @@ DEB_PACKAGES=(build-essential cmake ninja-build pkg-config ccache git
               qt6-base-dev libqt6opengl6-dev libgl-dev libimgui-dev libstb-dev
               libutf8proc-dev nlohmann-json3-dev libcli11-dev
               xvfb xauth libgl1-mesa-dri fonts-dejavu-core python3 python3-venv
-              r-base-core r-cran-janeaustenr r-cran-tokenizers)
+              r-base-core r-cran-janeaustenr r-cran-tokenizers
+              help2man desktop-file-utils appstream debootstrap)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${MAMBASCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mambascope}
@@ -36,7 +39,7 @@ for arg in "$@"; do
   case $arg in
     --test) RUN_TESTS=1 ;;
     --no-gui) GUI=OFF ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
