@@ -79,7 +79,8 @@ class TestKernelRefs : public QObject {
                   bias.data_ptr<float>(), y.data_ptr<float>()};
     k::conv1d_silu_ref(a);
     at::Tensor xin = at::constant_pad_nd(x.narrow(2, 0, C).transpose(1, 2), {K - 1, 0});  // [B, C, K-1+T]
-    at::Tensor ref = at::silu(at::conv1d(xin, w.unsqueeze(1), bias, 1, 0, 1, C)).transpose(1, 2);
+    at::Tensor ref = at::silu(at::conv1d(xin, w.unsqueeze(1), bias, at::IntArrayRef{1}, at::IntArrayRef{0},
+                                         at::IntArrayRef{1}, C)).transpose(1, 2);
     QVERIFY2(worst(y, ref, 1e-6, 1e-5) <= 1.0, "conv1d_silu_ref differs from at::conv1d + silu");
   }
 
