@@ -5,6 +5,9 @@
 #   packaging/setup.sh            install + build
 #   packaging/setup.sh --test     install + build + run the whole test suite (what CI runs)
 #   packaging/setup.sh --no-gui   build only mambascope-cli (no Qt), as on the GPU host
+#   packaging/setup.sh --reliability  only the issue-9 stage (--test runs it too): an ASan + UBSan
+#                                 build of the reader tests and the CLI error tests (build-asan),
+#                                 and a short run of every libFuzzer harness (clang, build-fuzz)
 #
 # What comes from where (README.md has the table of why):
 #   Debian packages  Qt 6, Dear ImGui, stb, utf8proc, nlohmann-json, CLI11, Xvfb, Mesa, ccache, fonts
@@ -27,6 +30,7 @@ DEB_PACKAGES=(build-essential cmake ninja-build pkg-config ccache git
               libutf8proc-dev nlohmann-json3-dev libcli11-dev
               xvfb xauth libgl1-mesa-dri fonts-dejavu-core python3 python3-venv
               r-base-core r-cran-janeaustenr r-cran-tokenizers
+              clang libclang-rt-14-dev
               help2man desktop-file-utils appstream debootstrap)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,12 +38,14 @@ CACHE=${MAMBASCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mambascope}
 VENV=$CACHE/venv-torch-$TORCH_VERSION
 BUILD=${MAMBASCOPE_BUILD_DIR:-$ROOT/build}
 RUN_TESTS=0
+RELIABILITY=0
 GUI=ON
 for arg in "$@"; do
   case $arg in
-    --test) RUN_TESTS=1 ;;
+    --test) RUN_TESTS=1; RELIABILITY=1 ;;
+    --reliability) RELIABILITY=1 ;;
     --no-gui) GUI=OFF ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -111,10 +117,46 @@ run_tests() {
   "${xvfb[@]}" ctest --test-dir "$BUILD" --output-on-failure -j 2
 }
 
+run_reliability() {
+  # Issue 9. Own build directories beside build/ (the flags differ, ccache is shared). The
+  # sanitized suite covers our torch-free code fully (tests/io) and the CLI's error paths
+  # (tests/cli/tst_cli_errors) with our code instrumented; LibTorch itself is not instrumented.
+  local torch_cmake jobs asan=$ROOT/build-asan fuzz=$ROOT/build-fuzz
+  torch_cmake=$("$VENV/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
+  jobs=$(nproc)
+  [ "$jobs" -gt 2 ] || jobs=2
+  local common=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$torch_cmake"
+                -DMAMBASCOPE_GUI=OFF -DMAMBASCOPE_CUDA=OFF -DMAMBASCOPE_PYTHON="$VENV/bin/python")
+  say "Reliability: ASan + UBSan build of the reader and CLI error tests ($asan)"
+  cmake -S "$ROOT" -B "$asan" "${common[@]}" -DMAMBASCOPE_SANITIZE=ON > "$CACHE/configure-asan.log" 2>&1 \
+    || { cat "$CACHE/configure-asan.log" >&2; exit 1; }
+  local io_tests
+  io_tests=$(cd "$ROOT/tests/io" && ls tst_*.cpp | sed 's/\.cpp$//')
+  # shellcheck disable=SC2086
+  cmake --build "$asan" -j "$jobs" --target $io_tests tst_cli_errors
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS=suppressions=$ROOT/tests/fuzz/lsan.supp \
+    ctest --test-dir "$asan" -R '^(io\.|cli\.tst_cli_errors$)' --output-on-failure -j 2
+  say "Reliability: libFuzzer harnesses, a short run each ($fuzz)"
+  cmake -S "$ROOT" -B "$fuzz" "${common[@]}" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DMAMBASCOPE_TESTS=OFF -DMAMBASCOPE_FUZZ=ON > "$CACHE/configure-fuzz.log" 2>&1 \
+    || { cat "$CACHE/configure-fuzz.log" >&2; exit 1; }
+  local harnesses
+  harnesses=$(cd "$ROOT/tests/fuzz" && ls fuzz_*.cpp | sed 's/\.cpp$//')
+  # shellcheck disable=SC2086
+  cmake --build "$fuzz" -j "$jobs" --target $harnesses
+  FUZZ_BUILD=$fuzz "$ROOT/tests/fuzz/run.sh" "${MAMBASCOPE_FUZZ_SECONDS:-5}"
+}
+
 install_debian_packages
 install_python_venv
+if [ "$RELIABILITY" -eq 1 ] && [ "$RUN_TESTS" -eq 0 ]; then
+  run_reliability
+  exit 0
+fi
 say "Texts: resources/texts/"
 "$ROOT/resources/training/extract_texts.sh"
 configure_and_build
 if [ "$RUN_TESTS" -eq 1 ]; then run_tests; fi
+if [ "$RELIABILITY" -eq 1 ]; then run_reliability; fi
 say "Done: $BUILD/bin/mambascope-cli$([ "$GUI" = ON ] && echo " and $BUILD/bin/mambascope")"

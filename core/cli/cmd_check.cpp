@@ -20,6 +20,18 @@ Runner register_check(CLI::App& app) {
   add_json_option(cmd, a->o);
   return [a] {
     std::vector<std::string> problems = check_checkpoint(a->model);
+    // The tokenizer.json beside the weights comes in the same download; check_checkpoint reads
+    // config and weights only, so read the tokenizer here (a broken one fails every text command).
+    const std::filesystem::path given(a->model);
+    std::filesystem::path dir = std::filesystem::is_directory(given) ? given : given.parent_path();
+    if (dir.empty()) dir = ".";
+    if (std::filesystem::is_regular_file(dir / "tokenizer.json")) {
+      try {
+        Tokenizer::from_file(dir / "tokenizer.json");
+      } catch (const std::exception& e) {
+        problems.push_back(e.what());
+      }
+    }
     if (a->o.json) {
       std::printf("%s\n", nlohmann::json{{"model", a->model}, {"ok", problems.empty()},
                                          {"problems", problems}}.dump(2).c_str());

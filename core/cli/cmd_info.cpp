@@ -30,13 +30,19 @@ std::string human_count(double n) {
   return buf;
 }
 
-// Memory to run a forward of one sequence of `ctx` tokens: weights in the compute dtype, the
-// logits, and the largest layer's transient activations (fp32 scan inputs).
-double memory_needed(const ModelConfig& c, int64_t ctx, double bytes_per_weight) {
+// Peak resident memory to run a forward of one sequence of `ctx` tokens on the CPU: the process
+// with LibTorch loaded (~120 MB), the checkpoint's mapped pages (every page is read once while the
+// weights are copied into the compute dtype, and stays resident until the kernel needs the
+// memory), the weights in the compute dtype, the logits, and the largest layer's transient
+// activations (fp32 scan inputs). Checked against /usr/bin/time's maximum RSS of `logits` on
+// random bf16 models (issue 9): mamba-130m 0.65 GB (8 tokens) and 1.51 GB (2048 tokens) measured
+// for 0.64 and 1.56 estimated; mamba-790m 3.26 GB bf16 and 4.82 GB fp32 (8 tokens) for 3.30, 4.88.
+double memory_needed(const ModelConfig& c, int64_t ctx, double bytes_per_weight, double mapped) {
+  constexpr double kRuntime = 120e6;
   double weights = static_cast<double>(c.parameter_count()) * bytes_per_weight;
   double logits = static_cast<double>(ctx) * c.padded_vocab * 4.0 * 2;  // logits + log-softmax
   double layer = static_cast<double>(ctx) * (c.in_proj_rows + 6.0 * c.d_inner) * 4.0;
-  return weights + logits + layer;
+  return kRuntime + mapped + weights + logits + layer;
 }
 
 }  // namespace
@@ -74,7 +80,8 @@ Runner register_info(CLI::App& app) {
       tok_desc = tok.source() + " (" + std::to_string(tok_vocab) + " tokens)";
     }
     const bool m2 = c.is_mamba2();
-    const double mem_fp32 = memory_needed(c, 2048, 4), mem_bf16 = memory_needed(c, 2048, 2);
+    const double mem_fp32 = memory_needed(c, 2048, 4, double(weight_bytes));
+    const double mem_bf16 = memory_needed(c, 2048, 2, double(weight_bytes));
     const size_t points = quant_points(c).size();
     std::string gated = !m2 ? "-" : c.n_groups == 1 ? "over all E (G = 1)"
                                                    : "per group of E/G channels (default; "
@@ -134,7 +141,8 @@ Runner register_info(CLI::App& app) {
     std::printf("weights       %s on disk, dtypes %s\n",
                 human_bytes(double(weight_bytes)).c_str(), dtype_list.c_str());
     std::printf("tokenizer     %s\n", tok_desc.c_str());
-    std::printf("memory        ~%s in fp32, ~%s in bf16 (one sequence of 2048 tokens)\n",
+    std::printf("memory        ~%s in fp32, ~%s in bf16 (peak on the CPU, one sequence of 2048 "
+                "tokens)\n",
                 human_bytes(mem_fp32).c_str(), human_bytes(mem_bf16).c_str());
     std::printf("quant points  %zu (layers.{i}.{module}.{site})\n", points);
     for (const std::string& n : ck.notes) std::printf("note          %s\n", n.c_str());

@@ -1,7 +1,9 @@
 #include "core/io/atomic_dir.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
 
 #include "core/util/error.h"
@@ -18,10 +20,30 @@ fs::path prepare_output_directory(const fs::path& requested) {
   return out;
 }
 
+namespace {
+// A writer killed outright (SIGKILL, power loss) cannot remove its temporary sibling. The next
+// write of the same target removes every ".<name>.tmp-<pid>" whose process no longer exists, so
+// a killed export leaves nothing behind once it is retried (tests/cli/tst_cli_faults.cpp). A
+// sibling whose pid is alive (a concurrent writer, or a reused pid) is left alone.
+void remove_stale_siblings(const fs::path& parent, const std::string& name) {
+  const std::string prefix = "." + name + ".tmp-";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    const std::string f = e.path().filename().string();
+    if (f.size() <= prefix.size() || f.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string pid = f.substr(prefix.size());
+    if (pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH)
+      fs::remove_all(e.path(), ec);
+  }
+}
+}  // namespace
+
 void write_directory_atomically(const fs::path& out,
                                 const std::function<void(const fs::path& tmp)>& write) {
   const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
   const fs::path tmp = parent / ("." + out.filename().string() + ".tmp-" + std::to_string(getpid()));
+  remove_stale_siblings(parent, out.filename().string());
   std::error_code ec;
   fs::remove_all(tmp, ec);
   try {
