@@ -36,13 +36,7 @@ void channel_stats_ref(const void* x, DataType dtype, int64_t rows, int64_t C, i
                        const ChannelStats& out) {
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < C; ++c) {
-      const float v = ref::load(x, dtype, r * ld + c);
-      out.absmax[c] = std::max(out.absmax[c], std::fabs(v));
-      out.min[c] = std::min(out.min[c], v);
-      out.max[c] = std::max(out.max[c], v);
-      out.sum[c] += v;
-      out.sumsq[c] += static_cast<double>(v) * v;
-      if (out.hist) ++out.hist[ref::hist_bin_host(v)];
+      ref::add_stat(out, c, ref::load(x, dtype, r * ld + c));
     }
 }
 

@@ -2,6 +2,7 @@
 // the GPU does (bf16 is the top half of an fp32; rounding is to nearest, ties to even).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -45,5 +46,16 @@ inline float silu(float v) { return v / (1.0f + std::exp(-v)); }
 inline float softplus(float v) { return v > 20.0f ? v : std::log1p(std::exp(v)); }
 
 inline int hist_bin_host(float v) { return hist_bin_f(v, hist_thresholds()); }
+
+// One value of channel c into the statistics (a no-op when none are asked for: absmax null).
+inline void add_stat(const ChannelStats& o, int64_t c, float v) {
+  if (!o.absmax) return;
+  o.absmax[c] = std::max(o.absmax[c], std::fabs(v));
+  o.min[c] = std::min(o.min[c], v);
+  o.max[c] = std::max(o.max[c], v);
+  o.sum[c] += v;
+  o.sumsq[c] += static_cast<double>(v) * v;
+  if (o.hist) ++o.hist[hist_bin_host(v)];
+}
 
 }  // namespace ms::kernels::ref

@@ -27,15 +27,7 @@ void residual_rmsnorm_ref(const NormArgs& a) {
       const float normed = ref::round_to(a.dtype, xf[size_t(c)] * scale);
       const float h = ref::round_to(a.dtype, ref::load(a.weight, a.dtype, c) * normed);
       ref::store(a.h, a.dtype, r * a.d + c, h);
-      const ChannelStats& o = a.h_stats;
-      if (o.absmax) {
-        o.absmax[c] = std::max(o.absmax[c], std::fabs(h));
-        o.min[c] = std::min(o.min[c], h);
-        o.max[c] = std::max(o.max[c], h);
-        o.sum[c] += h;
-        o.sumsq[c] += double(h) * h;
-        if (o.hist) ++o.hist[ref::hist_bin_host(h)];
-      }
+      ref::add_stat(a.h_stats, c, h);
     }
   }
 }

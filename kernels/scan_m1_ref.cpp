@@ -32,15 +32,7 @@ void scan_m1_ref(const ScanM1Args& a) {
         const float gate = ref::round_to(a.dtype, ref::silu(ref::load(a.z, a.dtype, row * a.ldz + e)));
         const float g = (y + a.D[e] * x) * gate;
         ref::store(a.y, a.dtype, row * E + e, g);
-        const ChannelStats& o = a.y_stats;
-        if (o.absmax) {
-          o.absmax[e] = std::max(o.absmax[e], std::fabs(g));
-          o.min[e] = std::min(o.min[e], g);
-          o.max[e] = std::max(o.max[e], g);
-          o.sum[e] += g;
-          o.sumsq[e] += static_cast<double>(g) * g;
-          if (o.hist) ++o.hist[ref::hist_bin_host(g)];
-        }
+        ref::add_stat(a.y_stats, e, g);
       }
     }
 }
