@@ -88,6 +88,10 @@ CalibrationProcess::JobId CalibrationProcess::start(const CalibrationRequest& re
 
 void CalibrationProcess::cancel(int killAfterMs) {
   if (!m_process) return;
+  if (m_cancelRequested) {  // asked twice: stop at once
+    m_process->kill();
+    return;
+  }
   m_cancelRequested = true;
   const qint64 pid = m_process->processId();
   // SIGINT, as Ctrl+C in a terminal: the CLI stops between batches and saves what it has.

@@ -5,8 +5,8 @@
 // Each start() gets a job id and supersedes the previous run (that process is killed and whatever
 // it still reports is dropped), as JobTracker does for threaded jobs. Progress lines of the CLI
 // ("calibrate: 45% (1234/5000 tokens, 300 tok/s)") become progressChanged with rate and ETA.
-// cancel() sends SIGINT first, so the CLI writes what it collected (marked cancelled), and kills
-// the process if it has not stopped a few seconds later. The statistics file is not read here:
+// cancel() sends SIGINT first, so the CLI writes what it collected (marked cancelled) after its
+// current batch; a second cancel() (or a long wait) kills the process. The statistics file is not read here:
 // finished() hands its path to the window, which loads it through the normal stats job.
 //
 // What it does not do: choose the text (CalibrationRequest says which file), or clean up the
@@ -60,8 +60,11 @@ class CalibrationProcess : public QObject {
 
   // Starts a run, superseding any running one. Failures to start arrive as failed() later.
   JobId start(const CalibrationRequest& request);
-  // SIGINT to the current run (the CLI saves partial statistics); a kill after killAfterMs.
-  void cancel(int killAfterMs = 5000);
+  // SIGINT to the current run: the CLI stops after its current batch and saves what it has (a
+  // batch can take tens of seconds on a loaded CPU). A second cancel(), or killAfterMs without an
+  // exit, kills it instead (nothing is saved).
+  void cancel(int killAfterMs = 120000);
+  bool isCancelling() const { return m_process && m_cancelRequested; }
   // Kills the current run and drops whatever it would still report (a new model, a closed window).
   void stop();
   bool isRunning() const { return m_process != nullptr; }

@@ -183,7 +183,10 @@ void MainWindow::calibrate(const CalibrationChoice& choice) {
 
 void MainWindow::cancelCalibration() {
   if (!m_calibration->isRunning()) return;
-  statusBar()->showMessage(tr("Cancelling calibration (saving the statistics collected so far)…"));
+  if (m_calibration->isCancelling()) statusBar()->showMessage(tr("Stopping calibration at once…"));
+  else
+    statusBar()->showMessage(tr("Cancelling calibration after the current batch (Cancel again: stop at once, "
+                                "keeping nothing)…"));
   m_calibration->cancel();
 }
 

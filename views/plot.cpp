@@ -16,6 +16,11 @@
 namespace ms::views::plot {
 namespace {
 
+// The index whose cell [i - 0.5, i + 0.5) holds the data x at pixel px. The small bias makes a
+// pixel edge that falls exactly on a cell edge (in exact arithmetic) belong to the right-hand cell
+// whatever the rounding of from_x, so pixel columns split the data the same way every frame.
+int index_at(const Frame& f, float px) { return static_cast<int>(std::floor(f.from_x(px) + 0.5 + 1e-7)); }
+
 double forward(const Axis& a, double v) {
   if (a.scale == Scale::Log) return std::log10(std::max(v, 1e-30));
   return v;
@@ -46,7 +51,7 @@ float Frame::to_y(double v) const {
 
 double Frame::from_x(float px) const {
   const double a = forward(x, x.min), b = forward(x, x.max);
-  const double t = (px - min.x) / std::max(max.x - min.x, 1.0f);
+  const double t = (static_cast<double>(px) - min.x) / std::max(static_cast<double>(max.x) - min.x, 1.0);
   const double v = a + t * (b - a);
   return x.scale == Scale::Log ? std::pow(10.0, v) : v;
 }
@@ -185,7 +190,8 @@ void bars(const Frame& f, const float* values, int count, uint32_t colour) {
   if (per >= 2.0f) {
     const float gap = per >= 5.0f ? 1.0f : 0.0f;
     const int first = std::max(0, static_cast<int>(std::floor(f.from_x(f.min.x) + 0.5)));
-    const int last = std::min(count - 1, static_cast<int>(std::floor(f.from_x(f.max.x) + 0.5)));
+    // Bar i spans [i - 0.5, i + 0.5]: the last one that reaches into the frame.
+    const int last = std::min(count - 1, static_cast<int>(std::ceil(f.from_x(f.max.x) - 0.5)));
     for (int i = first; i <= last; ++i) {
       const float x0 = f.to_x(i - 0.5), x1 = f.to_x(i + 0.5);
       f.dl->AddRectFilled(ImVec2(x0 + gap * 0.5f, f.to_y(values[i])), ImVec2(x1 - gap * 0.5f, f.max.y), colour);
@@ -195,8 +201,8 @@ void bars(const Frame& f, const float* values, int count, uint32_t colour) {
   // More values than pixels: one column per pixel, the largest value in it (a peak never vanishes).
   const int columns = static_cast<int>(f.max.x - f.min.x);
   for (int px = 0; px < columns; ++px) {
-    const int i0 = static_cast<int>(std::floor(f.from_x(f.min.x + px) + 0.5));
-    const int i1 = static_cast<int>(std::floor(f.from_x(f.min.x + px + 1) + 0.5));
+    const int i0 = index_at(f, f.min.x + px);
+    const int i1 = index_at(f, f.min.x + px + 1);
     float v = 0.0f;
     bool any = false;
     for (int i = std::max(i0, 0); i < std::min(std::max(i1, i0 + 1), count); ++i) {
@@ -313,8 +319,8 @@ void heatmap_values(const Frame& f, const float* values, int rows, int cols, con
   }
   const int columns = static_cast<int>(f.max.x - f.min.x);
   for (int px = 0; px < columns; ++px) {
-    const int c0 = std::max(0, static_cast<int>(std::floor(f.from_x(f.min.x + px) + 0.5)));
-    const int c1 = std::min(cols, std::max(static_cast<int>(std::floor(f.from_x(f.min.x + px + 1) + 0.5)), c0 + 1));
+    const int c0 = std::max(0, index_at(f, f.min.x + px));
+    const int c1 = std::min(cols, std::max(index_at(f, f.min.x + px + 1), c0 + 1));
     if (c0 >= c1) continue;
     for (int r = 0; r < rows; ++r) {
       float v = at(r, c0);

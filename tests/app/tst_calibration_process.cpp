@@ -1,8 +1,9 @@
 // Calibration from the app (app/calibration_process.h): the CLI's progress lines parsed into
 // progress with rate and ETA; real runs of the built mambascope-cli on the shipped demo Mamba-1,
 // whose statistics file the app then reads (checked against numpy on the same file); cancel
-// (SIGINT: partial statistics marked cancelled); a newer run superseding an older one; failures as
-// one line. Needs the built CLI (target mambascope-cli) and the extracted texts (packaging/setup.sh).
+// (SIGINT: partial statistics marked cancelled; twice: killed, nothing saved); a newer run
+// superseding an older one; failures as one line. Needs the built CLI (target mambascope-cli) and
+// the extracted texts (packaging/setup.sh).
 #include <QProcess>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -151,6 +152,18 @@ print(int(np.argmax(np.array(counts))), counts[int(np.argmax(np.array(counts)))]
     QVERIFY(stats->cancelled);
     QVERIFY2(stats->tokens >= p.done && stats->tokens < 400000, qPrintable(QString::number(stats->tokens)));
     QCOMPARE(static_cast<int>(stats->states.size()), 6);
+
+    // Cancel twice: killed at once, nothing saved.
+    const QString killed = m_dir.filePath(QStringLiteral("killed.safetensors"));
+    process.start(request(killed, 400000));
+    QVERIFY2(progress.wait(120000), "no progress line from the CLI");
+    process.cancel();
+    QVERIFY(process.isCancelling());
+    process.cancel();
+    QVERIFY(finished.wait(30000));
+    QCOMPARE(finished.at(1).at(1).toString(), QString());
+    QCOMPARE(finished.at(1).at(2).toBool(), true);
+    QVERIFY(!QFile::exists(killed));
   }
 
   void newerRunSupersedes() {
