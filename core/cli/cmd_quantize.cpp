@@ -6,7 +6,8 @@
 // METHODS.md section 4) beside it. The directory appears whole or not at all: it is written as a
 // hidden sibling, then renamed.
 //
-// Not yet: transforms, GPTQ, --format packed|gguf (refused with a message saying so).
+// Transforms before the rounding: core/cli/quantize_transforms.h. Not yet: GPTQ, --format
+// packed|gguf (refused with a message saying so).
 
 #include <cmath>
 #include <csignal>
@@ -21,6 +22,7 @@
 
 #include "core/cli/commands.h"
 #include "core/cli/common.h"
+#include "core/cli/quantize_transforms.h"
 #include "core/io/atomic_dir.h"
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
@@ -52,10 +54,12 @@ std::vector<std::string> parse_methods(const std::string& list) {
     start = end + 1;
   }
   for (const std::string& m : out)
-    if (m != "rtn")
-      throw InputError("--method " + list, "method '" + m + "' is not implemented yet (this "
-                                                            "version quantizes with rtn only)");
-  if (out.size() != 1) throw UsageError("--method: give rtn once");
+    if (!is_known_method(m))
+      throw InputError("--method " + list, "method '" + m + "' is not implemented yet");
+  // Order rules (core/quant/pipeline.h): transforms first, one weight rounding, last.
+  out = parse_method_list(list);
+  if (!is_rounding_method(out.back()))
+    throw UsageError("--method: end the list with a weight rounding method (rtn)");
   return out;
 }
 
@@ -87,11 +91,12 @@ Runner register_quantize(CLI::App& app) {
     std::string model, method, out, format, granularity = "channel", modules, dtype, tokenizer;
     int wbits = 8, abits = 16, hbits = 16;
     bool sym = false, asym = false, weights_only = false, json = false;
+    TransformArgs transforms;  // --alpha, --stats, --calib-*, --zero-outliers
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("MODEL", a->model, "Model directory")->required();
-  cmd->add_option("--method", a->method, "Comma-separated methods applied in order; this version "
-                                         "implements rtn")->required();
+  cmd->add_option("--method", a->method, "Comma-separated methods applied in order: transforms "
+                                         "(smoothquant, hadamard, klt, smooth-fused), then rtn")->required();
   cmd->add_option("--out", a->out, "Directory to create (must not exist)")->required();
   cmd->add_option("--format", a->format, "hf (dequantized weights transformers loads as is); packed "
                                          "and gguf come with the export work")
@@ -115,6 +120,9 @@ Runner register_quantize(CLI::App& app) {
                                                    "--format hf cannot hold (the report says so)");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json to copy (default: the model's own)");
   cmd->add_flag("--json", a->json, "Write one JSON object (the summary) to stdout");
+  // Adds --alpha, --stats, --calib-file, --calib-tokens, --calib-seq-len, --zero-outliers and
+  // --zero-random (core/cli/quantize_transforms.h); other steps may read them from a->transforms.
+  add_transform_options(cmd, a->transforms);
   return [a] {
     const std::vector<std::string> methods = parse_methods(a->method);
     if (a->format != "hf")
@@ -159,6 +167,11 @@ Runner register_quantize(CLI::App& app) {
     } else {
       tokenizer = ck.tokenizer_file;
     }
+    // Transforms (the methods before the rounding) rewrite the weights first; from here on `ck`
+    // views the transformed model, which the writers below round and export as a checkpoint.
+    TransformedCheckpoint transformed;
+    apply_quantize_transforms(ck, methods, a->format, a->weights_only, tokenizer, a->transforms,
+                              transformed, dropped);
 
     json summary;
     // Installed before the temporary directory exists, restored on every path out.
@@ -243,6 +256,7 @@ Runner register_quantize(CLI::App& app) {
                   {"weights", weights},
                   {"summary", summary},
                   {"dropped", dropped}};
+      record_transforms(transformed, tmp, scheme);
       write_file_atomic(tmp / "mambascope.json", scheme.dump(2) + "\n");
       write_file_atomic(tmp / "report.json", report.dump(2) + "\n");
     });

@@ -129,7 +129,7 @@ std::vector<std::string> parse_method_list(const std::string& list) {
 }
 
 bool methods_need_statistics(const std::vector<std::string>& methods, const PipelineOptions& o) {
-  if (o.zero_outliers) return true;
+  if (o.zero_outliers || o.zero_random_seed) return true;
   for (const std::string& m : methods)
     if (const MethodInfo* info = find_method(m); info && info->needs_stats) return true;
   return false;
@@ -240,11 +240,16 @@ PipelineResult apply_methods(WeightSet& w, const std::vector<std::string>& metho
     return current;
   };
 
-  if (options.zero_outliers) {
-    const ZeroingPlan plan = plan_zeroing(w.config, *stats_for("--zero-outliers", false), 0);
-    apply_zeroing(w, plan.outliers);
-    result.steps.push_back({{"method", "zero-outliers"}, {"rule", "absmax > layer mean + 6 std"},
-                            {"channels", plan.outliers}, {"count", plan.count()}});
+  if (options.zero_outliers || options.zero_random_seed) {
+    const bool random = options.zero_random_seed.has_value();
+    const ZeroingPlan plan = plan_zeroing(w.config, *stats_for(random ? "--zero-random" : "--zero-outliers", false),
+                                          options.zero_random_seed.value_or(0));
+    apply_zeroing(w, random ? plan.random : plan.outliers);
+    json step{{"method", random ? "zero-random" : "zero-outliers"},
+              {"rule", "outlier: absmax > layer mean + 6 std (one-sided); zeroed at the Linear input"},
+              {"channels", random ? plan.random : plan.outliers}, {"count", plan.count()}};
+    if (random) step["seed"] = *options.zero_random_seed;
+    result.steps.push_back(step);
     stale = true;
   }
   const int64_t total = int64_t(methods.size());

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ struct PipelineOptions {
   // Zero the 6σ outlier channels at every Linear input before the chain (--zero-outliers; needs
   // statistics). outliers.h.
   bool zero_outliers = false;
+  // The experiment's control: zero as many channels per point, drawn at random among the
+  // non-outliers with this seed, instead of the outliers (needs statistics).
+  std::optional<uint64_t> zero_random_seed;
   // The dtype a rounded weight is stored in (default: its current one); the error metrics compare
   // against what is stored, so a narrower dtype's rounding counts too.
   std::function<at::ScalarType(const std::string& key, at::ScalarType current)> stored_dtype;

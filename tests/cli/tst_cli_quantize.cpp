@@ -335,7 +335,8 @@ class TestCliQuantize : public QObject {
     QTest::addColumn<QString>("names");
     const QStringList base{"--method", "rtn", "--format", "hf"};
     QTest::newRow("gptq") << QStringList{"--method", "gptq", "--format", "hf"} << 1 << "not implemented yet";
-    QTest::newRow("hadamard,rtn") << QStringList{"--method", "hadamard,rtn", "--format", "hf"} << 1 << "hadamard";
+    // Transforms are tested in tst_cli_transforms; run-time ones cannot be plain weights.
+    QTest::newRow("smooth-fused,rtn") << QStringList{"--method", "smooth-fused,rtn", "--format", "hf"} << 2 << "--weights-only";
     QTest::newRow("unknown method") << QStringList{"--method", "magic", "--format", "hf"} << 2 << "magic";
     QTest::newRow("packed") << QStringList{"--method", "rtn", "--format", "packed"} << 1 << "export work";
     QTest::newRow("gguf") << QStringList{"--method", "rtn", "--format", "gguf"} << 1 << "export work";

@@ -395,6 +395,18 @@ class TestTransforms : public QObject {
     WeightSet z = copy(w);
     apply_zeroing(z, plan.outliers);
     QVERIFY((z.at("layers.0.in_proj.weight").select(1, 32) == 0).all().item<bool>());
+    // Through the chain: the control (--zero-random) zeroes the seeded random plan.
+    PipelineOptions zo;
+    zo.zero_random_seed = 7;
+    PipelineContext zc;
+    zc.stats = &s;
+    WeightSet zr = copy(w);
+    PipelineResult pr = apply_methods(zr, {}, zo, zc);
+    QCOMPARE(pr.steps[0]["method"].get<std::string>(), std::string("zero-random"));
+    const std::vector<int64_t> picked = plan_zeroing(w.config, s, 7).random.at("layers.1.x_proj.input");
+    QCOMPARE(pr.steps[0]["channels"]["layers.1.x_proj.input"].get<std::vector<int64_t>>(), picked);
+    QVERIFY((zr.at("layers.1.x_proj.weight").select(1, picked.at(0)) == 0).all().item<bool>());
+    QVERIFY((zr.at("layers.1.x_proj.weight").select(1, 64) != 0).any().item<bool>());  // the outlier stays
   }
 
   void methodList() {
