@@ -20,5 +20,7 @@ Runner register_calibrate(CLI::App& app);
 Runner register_bench(CLI::App& app);
 Runner register_check(CLI::App& app);
 Runner register_quantize(CLI::App& app);
+Runner register_eval(CLI::App& app);
+Runner register_sweep(CLI::App& app);
 
 }  // namespace ms::cli

@@ -33,6 +33,8 @@ Examples:
   mambascope-cli logits MODEL --text "Hello" --out logits.npy
   mambascope-cli calibrate resources/models/demo-mamba --file resources/texts/austen.txt --out stats.safetensors --max-tokens 100000
   mambascope-cli quantize resources/models/demo-mamba --method rtn --wbits 4 --format hf --out /tmp/demo-w4
+  mambascope-cli eval resources/models/demo-mamba --scheme /tmp/demo-w4/mambascope.json --file moby.txt --hbits 4
+  mambascope-cli sweep resources/models/demo-mamba --hbits 4 --state-method tensor --file moby.txt --by layer
   mambascope-cli bench forward --preset mamba-130m --device cpu --out bench.json
 
 Exit status: 0 success, 1 bad input or failed operation, 2 bad usage.
@@ -62,6 +64,8 @@ int main(int argc, char** argv) {
   reg(ms::cli::register_bench);
   reg(ms::cli::register_check);
   reg(ms::cli::register_quantize);
+  reg(ms::cli::register_eval);
+  reg(ms::cli::register_sweep);
   // An unknown command is named (CLI11 would only say that a subcommand is required).
   if (argc > 1 && argv[1][0] != '-') {
     std::string known;

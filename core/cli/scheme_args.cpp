@@ -1,0 +1,89 @@
+#include "core/cli/scheme_args.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include <ATen/ATen.h>
+
+#include "core/quant/weight_quant.h"
+#include "core/util/error.h"
+
+namespace ms::cli {
+using nlohmann::json;
+
+void add_scheme_options(CLI::App* cmd, SchemeArgs& a) {
+  cmd->add_option("--scheme", a.scheme, "mambascope.json (written by quantize) giving the scheme");
+  cmd->add_option("--abits", a.abits, "Override: activation bits at every Linear input (16: none)")
+      ->check(CLI::Range(2, 16));
+  cmd->add_option("--act-scale", a.act_scale, "Override: static (calibrated, needs --stats) or dynamic")
+      ->check(CLI::IsMember({"static", "dynamic"}));
+  cmd->add_option("--act-granularity", a.act_granularity, "Override: tensor or token")
+      ->check(CLI::IsMember({"tensor", "token"}));
+  cmd->add_option("--hbits", a.hbits, "Override: SSM state bits (16: none)")->check(CLI::Range(2, 16));
+  cmd->add_option("--state-method", a.state_method, "Override: dsq, tensor, channel or state")
+      ->check(CLI::IsMember({"dsq", "tensor", "channel", "state"}));
+  cmd->add_option("--dsq-variant", a.dsq_variant, "Override: abs.max, abs.max.sqrt, abs.mean or "
+                                                  "abs.mean.sqrt (DSQ's own)")
+      ->check(CLI::IsMember({"abs.max", "abs.max.sqrt", "abs.mean", "abs.mean.sqrt"}));
+  cmd->add_option("--stats", a.stats, "Calibration statistics (calibrate) for static activation scales");
+}
+
+Scheme resolve_scheme(const SchemeArgs& a) {
+  const bool overrides = a.abits || a.hbits || !a.act_scale.empty() || !a.act_granularity.empty() ||
+                         !a.state_method.empty() || !a.dsq_variant.empty();
+  if (a.scheme.empty() && !overrides)
+    throw UsageError("give --scheme mambascope.json (from quantize), or --abits / --hbits");
+  Scheme s;
+  if (!a.scheme.empty()) s = Scheme::read(a.scheme);
+  if (a.abits) s.act.bits = a.abits;
+  if (!a.act_scale.empty()) s.act.scale = parse_act_scale(a.act_scale);
+  if (!a.act_granularity.empty()) s.act.granularity = parse_act_granularity(a.act_granularity);
+  if (a.hbits) s.state.bits = a.hbits;
+  if (!a.state_method.empty()) s.state.method = parse_state_method(a.state_method);
+  if (!a.dsq_variant.empty()) s.state.variant = parse_dsq_variant(a.dsq_variant);
+  if (!a.stats.empty()) s.statistics = a.stats;
+  s.validate();
+  return s;
+}
+
+std::optional<CalibStats> scheme_statistics(const Scheme& s, const SchemeArgs&) {
+  if (!s.act.enabled() || s.act.scale != ActScale::Static) return std::nullopt;
+  if (s.statistics.empty())
+    throw UsageError("static activation scales need calibration statistics: pass --stats S "
+                     "(made by `mambascope-cli calibrate`)");
+  if (!std::filesystem::is_regular_file(s.statistics))
+    throw InputError(s.statistics, "no such statistics file");
+  return CalibStats::load(s.statistics);
+}
+
+SchemeWeights scheme_weights_of(const Checkpoint& ck, const Scheme& scheme) {
+  SchemeWeights w{WeightSet::from_checkpoint(ck, at::kFloat), {}, {}};
+  w.quantized = scheme_weights(w.base, scheme);
+  for (const QuantizedWeight& q : w.quantized)
+    w.errors.push_back(weight_error(q.key, *w.base.find(q.key), q.value));
+  return w;
+}
+
+std::unique_ptr<MambaModel> load_with(const SchemeWeights& w, const std::vector<size_t>& which,
+                                      const EngineOptions& options) {
+  WeightSet set = w.base;  // shallow: tensors are shared, the list is copied
+  for (size_t i : which) set.set(w.quantized.at(i).key, w.quantized.at(i).value);
+  return MambaModel::load(set, options);
+}
+
+json json_number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json end_to_end_json(const EndToEndMetrics& e) {
+  return {{"tokens", e.tokens},       {"windows", e.windows},   {"perplexity_float", e.ppl_float},
+          {"perplexity_quant", e.ppl_quant}, {"delta_perplexity", e.delta_ppl},
+          {"kl_mean", e.kl_mean},     {"kl_p50", e.kl_p50},     {"kl_p90", e.kl_p90},
+          {"kl_p99", e.kl_p99},       {"kl_max", e.kl_max},     {"top1_agreement", e.top1}};
+}
+
+json error_json(const std::string& point, const ErrorStats& e) {
+  return {{"point", point},        {"count", e.count},    {"mse", e.mse},
+          {"sqnr_db", json_number_or_null(e.sqnr_db)}, {"cosine", e.cosine},
+          {"max_abs_error", e.max_abs}};
+}
+
+}  // namespace ms::cli
