@@ -6,8 +6,12 @@
 // METHODS.md section 4) beside it. The directory appears whole or not at all: it is written as a
 // hidden sibling, then renamed.
 //
-// Transforms before the rounding: core/cli/quantize_transforms.h. Not yet: GPTQ, --format
-// packed|gguf (refused with a message saying so).
+// --format packed (integer codes, core/export/packed.h) and --format gguf (llama.cpp's file,
+// core/export/gguf_export.h) come from the same command; every format also writes report.html
+// (core/export/report_html.h). `--format hf --gguf-type T` rounds the weights as ggml's T does, so
+// our perplexity and llama.cpp's on the GGUF are about the same weights.
+//
+// Transforms before the rounding: core/cli/quantize_transforms.h. Not yet: GPTQ.
 
 #include <cmath>
 #include <csignal>
@@ -22,6 +26,10 @@
 
 #include "core/cli/commands.h"
 #include "core/cli/common.h"
+#include "core/export/disk_space.h"
+#include "core/export/gguf_export.h"
+#include "core/export/packed.h"
+#include "core/export/report_html.h"
 #include "core/cli/quantize_transforms.h"
 #include "core/io/atomic_dir.h"
 #include "core/io/atomic_file.h"
@@ -88,7 +96,7 @@ Runner register_quantize(CLI::App& app) {
       "quantize", "Quantize a model's weights and export them (this version: RTN, --format hf: a "
                   "plain HF checkpoint of dequantized weights, plus mambascope.json and report.json)");
   struct Args {
-    std::string model, method, out, format, granularity = "channel", modules, dtype, tokenizer;
+    std::string model, method, out, format, granularity = "channel", modules, dtype, tokenizer, gguf_type;
     int wbits = 8, abits = 16, hbits = 16;
     bool sym = false, asym = false, weights_only = false, json = false;
     TransformArgs transforms;  // --alpha, --stats, --calib-*, --zero-outliers
@@ -98,8 +106,9 @@ Runner register_quantize(CLI::App& app) {
   cmd->add_option("--method", a->method, "Comma-separated methods applied in order: transforms "
                                          "(smoothquant, hadamard, klt, smooth-fused), then rtn")->required();
   cmd->add_option("--out", a->out, "Directory to create (must not exist)")->required();
-  cmd->add_option("--format", a->format, "hf (dequantized weights transformers loads as is); packed "
-                                         "and gguf come with the export work")
+  cmd->add_option("--format", a->format, "hf (dequantized weights transformers loads as is), packed "
+                                         "(integer codes + scales, README \"Export formats\") or gguf "
+                                         "(model.gguf for llama.cpp; needs --gguf-type)")
       ->required()->check(CLI::IsMember({"hf", "packed", "gguf"}));
   cmd->add_option("--wbits", a->wbits, "Weight bits, 2..8")->capture_default_str()
       ->check(CLI::Range(2, 8));
@@ -119,21 +128,29 @@ Runner register_quantize(CLI::App& app) {
   cmd->add_flag("--weights-only", a->weights_only, "Drop activation/state quantization that "
                                                    "--format hf cannot hold (the report says so)");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json to copy (default: the model's own)");
+  cmd->add_option("--gguf-type", a->gguf_type, "f16, q8_0 or q4_0: the type of the quantized Linears in "
+                                               "--format gguf; with --format hf, round the weights as "
+                                               "that ggml type would (to compare with llama.cpp)")
+      ->check(CLI::IsMember({"f16", "q8_0", "q4_0"}));
   cmd->add_flag("--json", a->json, "Write one JSON object (the summary) to stdout");
   // Adds --alpha, --stats, --calib-file, --calib-tokens, --calib-seq-len, --zero-outliers and
   // --zero-random (core/cli/quantize_transforms.h); other steps may read them from a->transforms.
   add_transform_options(cmd, a->transforms);
   return [a] {
     const std::vector<std::string> methods = parse_methods(a->method);
-    if (a->format != "hf")
-      throw InputError("--format " + a->format, "comes with the export work; this version writes "
-                                                "--format hf only");
+    if (a->format == "gguf" && a->gguf_type.empty())
+      throw UsageError("--format gguf needs --gguf-type f16, q8_0 or q4_0");
+    if (a->format == "packed" && !a->gguf_type.empty())
+      throw UsageError("--gguf-type applies to --format gguf (or hf, to emulate it), not to packed");
+    const std::optional<GgmlType> gguf_type =
+        a->gguf_type.empty() ? std::nullopt : std::optional(parse_gguf_type(a->gguf_type));
     std::vector<std::string> dropped;
     for (const auto& [flag, bits, what] : {std::tuple{"--abits", a->abits, "activation"},
                                            std::tuple{"--hbits", a->hbits, "state"}}) {
       if (bits == 16) continue;
+      if (a->format == "packed") continue;  // recorded in mambascope.json for a runtime
       if (!a->weights_only)
-        throw UsageError(std::string("--format hf writes plain weights and cannot hold ") + what +
+        throw UsageError("--format " + a->format + " writes plain weights and cannot hold " + what +
                          " quantization (" + flag + " " + std::to_string(bits) +
                          "): pass --weights-only to drop it, or use --format packed");
       dropped.push_back(std::string(flag) + " " + std::to_string(bits) + " (" + what +
@@ -181,27 +198,51 @@ Runner register_quantize(CLI::App& app) {
     } guard;
     write_directory_atomically(out, [&](const fs::path& tmp) {
       ProgressFn bar = progress_reporter("quantize");
-      QuantizedCheckpoint q = rtn_quantize_checkpoint(ck, spec, modules, dtype, [&](int64_t d, int64_t t) {
+      const auto progress = [&](int64_t d, int64_t t) {
         bar(d, t);
         return g_interrupted == 0;
-      });
-      // Weights, in HF names.
-      std::vector<TensorToWrite> files;
-      std::set<at::ScalarType> stored_types;
-      for (auto& [key, t] : q.tensors) {
-        t = t.contiguous();
-        stored_types.insert(t.scalar_type());
-        files.push_back({file_key(key, Layout::HF), to_dtype(t.scalar_type()),
-                         std::vector<int64_t>(t.sizes().begin(), t.sizes().end()), t.data_ptr(),
-                         t.nbytes()});
+      };
+      // The writers live in core/export/; each gives the per-weight errors of what it stored.
+      std::vector<WeightError> errors;
+      json format_info = json::object();
+      if (a->format == "gguf") {
+        if (!tokenizer)
+          throw InputError(ck.dir.string(), "GGUF needs a tokenizer (llama.cpp tokenizes its own input): "
+                                            "pass --tokenizer tokenizer.json");
+        check_free_space(tmp, gguf_export_size(ck, *gguf_type, modules, tokenizer));
+        GgufExportResult g = export_gguf(ck, tmp / "model.gguf", *gguf_type, modules, tokenizer, progress);
+        errors = std::move(g.errors);
+        json types = json::array();
+        for (const auto& t : g.tensor_types) types.push_back({{"gguf", t.gguf}, {"source", t.source}, {"type", t.type}});
+        format_info = {{"file", "model.gguf"}, {"gguf_type", a->gguf_type}, {"tensor_types", types}};
+      } else {
+        check_free_space(tmp, ck.tensors.total_bytes());
+        std::set<at::ScalarType> stored_types;
+        if (a->format == "packed") {
+          errors = write_packed_checkpoint(ck, spec, modules, dtype, tmp, progress);
+          format_info = {{"file", "model.safetensors"}};
+        } else {
+          QuantizedCheckpoint q = gguf_type ? ggml_quantize_checkpoint(ck, *gguf_type, modules, dtype, progress)
+                                            : rtn_quantize_checkpoint(ck, spec, modules, dtype, progress);
+          // Weights, in HF names.
+          std::vector<TensorToWrite> files;
+          for (auto& [key, t] : q.tensors) {
+            t = t.contiguous();
+            stored_types.insert(t.scalar_type());
+            files.push_back({file_key(key, Layout::HF), to_dtype(t.scalar_type()),
+                             std::vector<int64_t>(t.sizes().begin(), t.sizes().end()), t.data_ptr(),
+                             t.nbytes()});
+          }
+          write_safetensors(tmp / "model.safetensors", files, {{"format", "pt"}});
+          errors = std::move(q.errors);
+        }
+        ModelConfig config = ck.config;
+        config.layout = Layout::HF;
+        json cj = json::parse(config.to_hf_json());
+        if (stored_types.size() == 1) cj["dtype"] = hf_dtype_name(*stored_types.begin());
+        write_file_atomic(tmp / "config.json", cj.dump(2) + "\n");
+        if (tokenizer) fs::copy_file(*tokenizer, tmp / "tokenizer.json");
       }
-      write_safetensors(tmp / "model.safetensors", files, {{"format", "pt"}});
-      ModelConfig config = ck.config;
-      config.layout = Layout::HF;
-      json cj = json::parse(config.to_hf_json());
-      if (stored_types.size() == 1) cj["dtype"] = hf_dtype_name(*stored_types.begin());
-      write_file_atomic(tmp / "config.json", cj.dump(2) + "\n");
-      if (tokenizer) fs::copy_file(*tokenizer, tmp / "tokenizer.json");
 
       // The scheme (METHODS.md section 6: methods in order, bits, group size, symmetry,
       // transforms, modules, statistics, version) and the report.
@@ -210,7 +251,7 @@ Runner register_quantize(CLI::App& app) {
       json scheme{
           {"tool", "mambascope"},
           {"version", MAMBASCOPE_VERSION},
-          {"format", "hf"},
+          {"format", a->format},
           {"methods", methods},
           {"transforms", json::array()},
           {"weights",
@@ -233,9 +274,30 @@ Runner register_quantize(CLI::App& app) {
            {{"path", fs::absolute(ck.dir).lexically_normal().string()},
             {"model_type", std::string(arch_name(ck.config.arch))},
             {"layout", std::string(layout_name(ck.config.layout))}}}};
+      if (gguf_type) {
+        // ggml's blocks replace the RTN spec: 32 weights a block, one fp16 scale each.
+        scheme["weights"]["method"] = "ggml";
+        scheme["weights"]["gguf_type"] = a->gguf_type;
+        scheme["weights"]["bits"] = *gguf_type == GgmlType::Q4_0 ? 4 : *gguf_type == GgmlType::Q8_0 ? 8 : 16;
+        scheme["weights"]["granularity"] = "group";
+        scheme["weights"]["group_size"] = 32;
+        scheme["weights"]["symmetric"] = true;
+        scheme["weights"]["rounding"] = *gguf_type == GgmlType::Q4_0 ? "ggml q4_0: (int)(x/d + 8.5)"
+                                                                     : "ggml: half away from zero";
+        scheme["weights"]["wider_rows"] = "rows not a multiple of 32 stay F16";
+      }
+      if (a->format == "packed")
+        scheme["packing"] = {{"bits", spec.bits},
+                             {"symmetric", spec.symmetric},
+                             {"group_size", spec.granularity == RtnGranularity::Group ? json(spec.group_size)
+                                                                                        : json(nullptr)},
+                             {"act_order", false},
+                             {"modules", mods},
+                             {"layout", "README \"Export formats\": X.qweight, X.scales, X.zeros, X.g_idx"}};
+      const std::vector<WeightError>& q_errors = errors;
       json weights = json::array();
       double min_sqnr = std::numeric_limits<double>::infinity(), sum_sqnr = 0;
-      for (const WeightError& e : q.errors) {
+      for (const WeightError& e : q_errors) {
         weights.push_back({{"key", e.key},
                            {"hf_key", file_key(e.key, Layout::HF)},
                            {"shape", e.shape},
@@ -247,25 +309,33 @@ Runner register_quantize(CLI::App& app) {
         sum_sqnr += e.sqnr_db;
       }
       summary = {{"out", out.string()},
-                 {"quantized", q.errors.size()},
+                 {"quantized", q_errors.size()},
                  {"min_sqnr_db", finite_or_null(min_sqnr)},
-                 {"mean_sqnr_db", finite_or_null(sum_sqnr / double(q.errors.size()))}};
+                 {"mean_sqnr_db", finite_or_null(sum_sqnr / double(q_errors.size()))}};
       json report{{"scheme", "mambascope.json"},
                   {"metrics", "per weight: MSE, SQNR dB = 10 log10(|w|^2/|w-w_hat|^2) (null: exact), "
                               "cosine, max abs error, w_hat as stored"},
                   {"weights", weights},
                   {"summary", summary},
                   {"dropped", dropped}};
+      const std::string main_file = a->format == "gguf" ? "model.gguf" : "model.safetensors";
+      report["sizes"] = {{"source_bytes", ck.tensors.total_bytes()},
+                         {"export_bytes", fs::file_size(tmp / main_file)},
+                         {"file", main_file}};
+      if (format_info.contains("tensor_types")) report["tensor_types"] = format_info["tensor_types"];
       record_transforms(transformed, tmp, scheme);
       write_file_atomic(tmp / "mambascope.json", scheme.dump(2) + "\n");
       write_file_atomic(tmp / "report.json", report.dump(2) + "\n");
+      write_file_atomic(tmp / "report.html", export_report_html(scheme, report));
     });
     if (a->json)
       std::printf("%s\n", summary.dump().c_str());
     else
-      std::fprintf(stderr, "wrote %s: %s W%d %s %s on %zu weights, min SQNR %s dB\n",
-                   out.string().c_str(), a->method.c_str(), spec.bits,
-                   spec.granularity_str().c_str(), spec.symmetric ? "sym" : "asym",
+      std::fprintf(stderr, "wrote %s (%s): %s on %zu weights, min SQNR %s dB\n", out.string().c_str(),
+                   a->format.c_str(),
+                   gguf_type ? ("ggml " + a->gguf_type).c_str()
+                             : (a->method + " W" + std::to_string(spec.bits) + " " + spec.granularity_str() +
+                                (spec.symmetric ? " sym" : " asym")).c_str(),
                    (size_t)summary["quantized"].get<size_t>(),
                    summary["min_sqnr_db"].is_null() ? "inf"
                                                     : std::to_string(summary["min_sqnr_db"].get<double>()).c_str());
