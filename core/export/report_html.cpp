@@ -77,7 +77,7 @@ std::string sqnr_chart(const json& weights) {
     if (w["sqnr_db"].is_number()) top = std::max(top, w["sqnr_db"].get<double>());
   }
   if (by_layer.empty()) return "<p>No per-layer weights to chart.</p>";
-  top = std::ceil(top / 10) * 10;
+  top = std::ceil(top / 20) * 20;  // grid lines every top/4: whole multiples of 5 dB
   const int W = 880, H = 300, left = 48, bottom = 36, plot_h = H - bottom - 16;
   const int n_layers = int(by_layer.size()), per = int(modules.size());
   const double slot = double(W - left - 10) / n_layers, bar = std::max(2.0, (slot - 6) / per);
@@ -104,6 +104,8 @@ std::string sqnr_chart(const json& weights) {
            "' height='" + fmt(h, 1) + "' fill='" + colour(modules[std::size_t(m)]) + "'><title>layer " +
            std::to_string(layer) + " " + html_escape(modules[std::size_t(m)]) + ": " +
            (exact ? std::string("exact") : fmt(it->second.get<double>()) + " dB") + "</title></rect>\n";
+      if (exact)  // stored without loss: the bar is capped, say so
+        s += "<text x='" + fmt(x + bar / 2 - 0.5, 1) + "' y='13' text-anchor='middle' font-size='10'>&#8734;</text>\n";
     }
     if (n_layers <= 32 || layer % (n_layers / 16) == 0)
       s += "<text x='" + fmt(x0 + slot / 2 - 3, 1) + "' y='" + std::to_string(H - bottom + 14) +
