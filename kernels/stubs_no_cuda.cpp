@@ -31,3 +31,8 @@ void cuda_synchronize() {}
 namespace ms::kernels {
 void residual_rmsnorm_cuda(const NormArgs&, void*) { throw std::runtime_error("residual_rmsnorm: this build has no CUDA kernels"); }
 }  // namespace ms::kernels
+
+#include "kernels/fwht.h"
+namespace ms::kernels {
+void fwht_cuda(const FwhtArgs&, void*) { throw std::runtime_error("fwht: this build has no CUDA kernels"); }
+}  // namespace ms::kernels
