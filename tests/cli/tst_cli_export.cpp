@@ -6,14 +6,19 @@
 //   gguf: f16/q8_0/q4_0 for Mamba-1, Mamba-2 (G = 1 untied, G = 2): llama.cpp names,
 //     shapes, metadata, types (rows not a multiple of 32 stay F16), bytes equal to gguf.quants and to
 //     a numpy port of ggml-quants.c, tokenizer tables;
-//   the ggml fake-quant HF export holds exactly the weights llama.cpp dequantizes from the GGUF;
+//   the ggml fake-quant HF export holds exactly the weights llama.cpp dequantizes from the GGUF, and
+//   transformers loads it without warnings to our logits;
 //   report.html / report.json / mambascope.json beside each; refusals in one line (falcon's
 //   projection biases have no place in llama.cpp's graph); a write that
 //   fails (file size limit) leaves nothing behind.
 #include "cli_test_util.h"
 
+#include "core/io/npy.h"
+
 #include <QTemporaryDir>
 
+#include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <sys/resource.h>
 
@@ -166,6 +171,50 @@ class TestCliExport : public QObject {
     QCOMPARE(QString::fromStdString(read_json(hf + "/mambascope.json")["weights"]["gguf_type"].get<std::string>()), type);
     // Both report the same error per weight: the same stored values.
     QCOMPARE(read_json(g + "/report.json")["weights"].dump(), read_json(hf + "/report.json")["weights"].dump());
+  }
+
+  // The ggml-rounded HF export is an ordinary HF checkpoint: transformers loads it with no warning
+  // about the checkpoint and gives our logits (the tolerance of tst_cli_quantize: both compute in
+  // fp32 in different orders).
+  void hfGgmlExportLoadsInTransformers_data() {
+    QTest::addColumn<QString>("model");
+    QTest::addColumn<QString>("type");
+    QTest::newRow("mamba1 q4_0") << "mamba1-hf" << "q4_0";
+    QTest::newRow("mamba2 q8_0") << "mamba2-hf" << "q8_0";
+  }
+  void hfGgmlExportLoadsInTransformers() {
+    QFETCH(QString, model);
+    QFETCH(QString, type);
+    const QString src = model_dir(model);
+    const QString out = quantize(src, {"--format", "hf", "--gguf-type", type, "--dtype", "fp32"});
+    if (QTest::currentTestFailed()) return;
+    const QString ids = join_ids(read_json(src + "/expected.json")["ids"], ",");
+    const QString ref_npy = out + ".hf.npy", ours_npy = out + ".ours.npy";
+    QProcess p;
+    p.start(QStringLiteral(MAMBASCOPE_PYTHON),
+            {QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/hf_logits.py", out, ids, ref_npy});
+    QVERIFY(p.waitForFinished(300000));
+    const QByteArray perr = p.readAllStandardError(), pout = p.readAllStandardOutput();
+    QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, perr.constData());
+    const json info = json::parse(pout.trimmed().split('\n').last().toStdString());
+    QVERIFY2(info["missing"].empty() && info["unexpected"].empty() && info["mismatched"].empty(),
+             info.dump().c_str());
+    for (const json& w : info["warnings"]) {
+      const QString m = QString::fromStdString(w.get<std::string>());
+      // The environment's (no mamba_ssm / causal_conv1d kernels here), not the checkpoint's.
+      if ((m.contains("falling back") && m.contains("not installed")) || m.contains("fast path", Qt::CaseInsensitive))
+        continue;
+      QFAIL(qPrintable("transformers warned: " + m));
+    }
+    const CliResult r = run_cli({"logits", out, "--ids", ids, "--out", ours_npy, "--device", "cpu"});
+    QVERIFY2(r.exit_code == 0, qPrintable(r.describe()));
+    const auto ref = ms::read_npy_f32(ref_npy.toStdString());
+    const auto got = ms::read_npy_f32(ours_npy.toStdString());
+    QCOMPARE(got.shape, ref.shape);
+    double worst = 0;
+    for (size_t i = 0; i < ref.data.size(); ++i)
+      worst = std::max(worst, std::fabs(double(got.data[i]) - ref.data[i]) / std::max(1.0, std::fabs(double(ref.data[i]))));
+    QVERIFY2(worst <= 1e-4, qPrintable(QString("max |ours-hf|/max(1,|hf|) = %1").arg(worst)));
   }
 
   void refusals() {

@@ -338,8 +338,7 @@ class TestCliQuantize : public QObject {
     // Transforms are tested in tst_cli_transforms; run-time ones cannot be plain weights.
     QTest::newRow("smooth-fused,rtn") << QStringList{"--method", "smooth-fused,rtn", "--format", "hf"} << 2 << "--weights-only";
     QTest::newRow("unknown method") << QStringList{"--method", "magic", "--format", "hf"} << 2 << "magic";
-    QTest::newRow("packed") << QStringList{"--method", "rtn", "--format", "packed"} << 1 << "export work";
-    QTest::newRow("gguf") << QStringList{"--method", "rtn", "--format", "gguf"} << 1 << "export work";
+    // --format packed and gguf are written now; their refusals live in tst_cli_export.
     QTest::newRow("no format") << QStringList{"--method", "rtn"} << 2 << "--format";
     QTest::newRow("abits") << base + QStringList{"--abits", "8"} << 2 << "--weights-only";
     QTest::newRow("hbits") << base + QStringList{"--hbits", "4"} << 2 << "--weights-only";
