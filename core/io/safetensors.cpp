@@ -192,6 +192,10 @@ void read_safetensors_index(const std::filesystem::path& index_json, TensorStore
     const std::string s = shard.get<std::string>();
     if (is_escaping_name(s) || s.find('\0') != std::string::npos)
       throw InputError(where, "shard name " + quote_name(s) + " escapes the index's directory");
+    // No real shard name holds a control character, and a newline in it would split the
+    // "cannot open" message that names the path (found by tests/fuzz/fuzz_safetensors_index).
+    if (std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+      throw InputError(where, "shard name " + quote_name(s) + " holds a control character");
     shards.insert(s);
     expected[name] = dir / s;
   }

@@ -14,6 +14,7 @@
 #include <span>
 
 #include "core/io/gguf.h"
+#include "core/io/safetensors.h"
 #include "core/io/unpickler.h"
 #include "core/model/checkpoint.h"
 #include "core/model/config.h"
@@ -49,6 +50,8 @@ const Regression kRegressions[] = {
     {"fuzz_tokenizer_json/float_vocab_id.json", "is not an integer"},
     // A tensor name holding a newline made a two-line error.
     {"fuzz_gguf/newline_in_name.gguf", "key 't.u64\\n"},
+    // A shard name holding a newline made a two-line "cannot open" error.
+    {"fuzz_safetensors_index/newline_in_shard.json", "shard name 'sub/infet\\nsors' holds a control character"},
 };
 
 // Reads `file` with the reader its harness (its folder's name) drives.
@@ -60,6 +63,9 @@ void replay(const fs::path& file) {
     Tokenizer::from_file(file);
   } else if (harness == "fuzz_gguf") {
     read_gguf(file);
+  } else if (harness == "fuzz_safetensors_index") {
+    TensorStore store;
+    read_safetensors_index(file, store);
   } else {
     QFAIL(qPrintable(QString::fromStdString("no reader for " + harness)));
   }
