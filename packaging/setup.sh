@@ -94,6 +94,9 @@ configure_and_build() {
   fi
   export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
   export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+  # Paths relative to the clone and no working directory in the hash: a fresh clone elsewhere (CI)
+  # and every build directory reuse the same cached objects (-g would otherwise key them by path).
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$ROOT} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
   # The build machines have 2 cores and a torch translation unit needs ~1.5 GB: two jobs at most.
   local jobs
   jobs=$(nproc)
