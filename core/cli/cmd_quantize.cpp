@@ -11,7 +11,8 @@
 // (core/export/report_html.h). `--format hf --gguf-type T` rounds the weights as ggml's T does, so
 // our perplexity and llama.cpp's on the GGUF are about the same weights.
 //
-// Transforms before the rounding: core/cli/quantize_transforms.h. Not yet: GPTQ.
+// Transforms before the rounding: core/cli/quantize_transforms.h. GPTQ (--format hf only, for
+// now): core/cli/quantize_gptq.h.
 
 #include <cmath>
 #include <csignal>
@@ -26,11 +27,12 @@
 
 #include "core/cli/commands.h"
 #include "core/cli/common.h"
+#include "core/cli/quantize_gptq.h"
+#include "core/cli/quantize_transforms.h"
 #include "core/export/disk_space.h"
 #include "core/export/gguf_export.h"
 #include "core/export/packed.h"
 #include "core/export/report_html.h"
-#include "core/cli/quantize_transforms.h"
 #include "core/io/atomic_dir.h"
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
@@ -67,7 +69,7 @@ std::vector<std::string> parse_methods(const std::string& list) {
   // Order rules (core/quant/pipeline.h): transforms first, one weight rounding, last.
   out = parse_method_list(list);
   if (!is_rounding_method(out.back()))
-    throw UsageError("--method: end the list with a weight rounding method (rtn)");
+    throw UsageError("--method: end the list with a weight rounding method (rtn or gptq)");
   return out;
 }
 
@@ -100,11 +102,12 @@ Runner register_quantize(CLI::App& app) {
     int wbits = 8, abits = 16, hbits = 16;
     bool sym = false, asym = false, weights_only = false, json = false;
     TransformArgs transforms;  // --alpha, --stats, --calib-*, --zero-outliers
+    GptqArgs gptq;             // --damp, --block, --act-order
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("MODEL", a->model, "Model directory")->required();
   cmd->add_option("--method", a->method, "Comma-separated methods applied in order: transforms "
-                                         "(smoothquant, hadamard, klt, smooth-fused), then rtn")->required();
+                                         "(smoothquant, hadamard, klt, smooth-fused), then rtn or gptq")->required();
   cmd->add_option("--out", a->out, "Directory to create (must not exist)")->required();
   cmd->add_option("--format", a->format, "hf (dequantized weights transformers loads as is), packed "
                                          "(integer codes + scales, README \"Export formats\") or gguf "
@@ -136,8 +139,13 @@ Runner register_quantize(CLI::App& app) {
   // Adds --alpha, --stats, --calib-file, --calib-tokens, --calib-seq-len, --zero-outliers and
   // --zero-random (core/cli/quantize_transforms.h); other steps may read them from a->transforms.
   add_transform_options(cmd, a->transforms);
+  add_gptq_options(cmd, a->gptq);
   return [a] {
     const std::vector<std::string> methods = parse_methods(a->method);
+    const bool use_gptq = methods.back() == "gptq";
+    if (use_gptq && (a->format != "hf" || !a->gguf_type.empty()))
+      throw UsageError("--method gptq exports --format hf (without --gguf-type) in this version; packed "
+                       "GPTQ codes (with act-order's g_idx) are not written yet");
     if (a->format == "gguf" && a->gguf_type.empty())
       throw UsageError("--format gguf needs --gguf-type f16, q8_0 or q4_0");
     if (a->format == "packed" && !a->gguf_type.empty())
@@ -205,6 +213,7 @@ Runner register_quantize(CLI::App& app) {
       // The writers live in core/export/; each gives the per-weight errors of what it stored.
       std::vector<WeightError> errors;
       json format_info = json::object();
+      json gptq_info;  // GPTQ's parameters, calibration and per-weight loss (core/quant/gptq_model.h)
       if (a->format == "gguf") {
         if (!tokenizer)
           throw InputError(ck.dir.string(), "GGUF needs a tokenizer (llama.cpp tokenizes its own input): "
@@ -222,8 +231,18 @@ Runner register_quantize(CLI::App& app) {
           errors = write_packed_checkpoint(ck, spec, modules, dtype, tmp, progress);
           format_info = {{"file", "model.safetensors"}};
         } else {
-          QuantizedCheckpoint q = gguf_type ? ggml_quantize_checkpoint(ck, *gguf_type, modules, dtype, progress)
-                                            : rtn_quantize_checkpoint(ck, spec, modules, dtype, progress);
+          QuantizedCheckpoint q;
+          if (gguf_type) {
+            q = ggml_quantize_checkpoint(ck, *gguf_type, modules, dtype, progress);
+          } else if (use_gptq) {
+            const GptqCalibArgs calib{a->transforms.calib_files, a->transforms.calib_tokens,
+                                      a->transforms.calib_seq_len};
+            GptqExport g = gptq_export(ck, spec, modules, dtype, a->gptq, calib, tokenizer, progress);
+            q = std::move(g.checkpoint.quantized);
+            gptq_info = std::move(g.scheme);
+          } else {
+            q = rtn_quantize_checkpoint(ck, spec, modules, dtype, progress);
+          }
           // Weights, in HF names.
           std::vector<TensorToWrite> files;
           for (auto& [key, t] : q.tensors) {
@@ -286,6 +305,11 @@ Runner register_quantize(CLI::App& app) {
                                                                      : "ggml: half away from zero";
         scheme["weights"]["wider_rows"] = "rows not a multiple of 32 stay F16";
       }
+      if (use_gptq) {
+        scheme["weights"]["method"] = "gptq";
+        scheme["weights"]["gptq"] = gptq_info;
+        scheme["weights"]["gptq"].erase("weights");
+      }
       if (a->format == "packed")
         scheme["packing"] = {{"bits", spec.bits},
                              {"symmetric", spec.symmetric},
@@ -323,6 +347,7 @@ Runner register_quantize(CLI::App& app) {
                          {"export_bytes", fs::file_size(tmp / main_file)},
                          {"file", main_file}};
       if (format_info.contains("tensor_types")) report["tensor_types"] = format_info["tensor_types"];
+      if (use_gptq) report["gptq"] = gptq_info["weights"];
       record_transforms(transformed, tmp, scheme);
       write_file_atomic(tmp / "mambascope.json", scheme.dump(2) + "\n");
       write_file_atomic(tmp / "report.json", report.dump(2) + "\n");
