@@ -336,7 +336,9 @@ Runner register_quantize(CLI::App& app) {
                  {"quantized", q_errors.size()},
                  {"min_sqnr_db", finite_or_null(min_sqnr)},
                  {"mean_sqnr_db", finite_or_null(sum_sqnr / double(q_errors.size()))}};
-      json report{{"scheme", "mambascope.json"},
+      json report{{"tool", "mambascope"},
+                  {"version", MAMBASCOPE_VERSION},
+                  {"scheme", "mambascope.json"},
                   {"metrics", "per weight: MSE, SQNR dB = 10 log10(|w|^2/|w-w_hat|^2) (null: exact), "
                               "cosine, max abs error, w_hat as stored"},
                   {"weights", weights},
