@@ -1,5 +1,7 @@
 #include "core/cli/common.h"
 
+#include <cstdlib>
+
 #include <unistd.h>
 
 #include <chrono>
@@ -134,6 +136,21 @@ std::vector<int32_t> parse_ids(const std::string& text) {
   }
   if (ids.empty()) throw UsageError("--ids: no ids given");
   return ids;
+}
+
+std::optional<std::filesystem::path> shipped_calibration_text() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> dirs;
+  if (const char* env = std::getenv("MAMBASCOPE_DATA_DIR")) dirs.emplace_back(env);
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    dirs.push_back(exe.parent_path() / ".." / "share" / "mambascope");
+    dirs.push_back(exe.parent_path() / ".." / ".." / "resources");
+  }
+  for (const fs::path& d : dirs)
+    if (fs::is_regular_file(d / "texts" / "austen.txt")) return (d / "texts" / "austen.txt").lexically_normal();
+  return std::nullopt;
 }
 
 }  // namespace ms::cli

@@ -36,6 +36,9 @@ void add_tokenizer_options(CLI::App* cmd, CommonOptions& o);
 
 // Reads a text file byte for byte; refuses non-UTF-8 with the byte offset, naming the file.
 std::string read_text_file(const std::filesystem::path& file);
+// The shipped calibration text (texts/austen.txt): under $MAMBASCOPE_DATA_DIR, an installed
+// share/mambascope, or the source tree's resources/ beside build/bin; nullopt when none exists.
+std::optional<std::filesystem::path> shipped_calibration_text();
 
 // tokenizer.json beside the model, or --tokenizer; throws InputError with a hint when neither.
 Tokenizer load_tokenizer(const Checkpoint& ck, const CommonOptions& o);

@@ -13,26 +13,6 @@ namespace ms::cli {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-
-// The shipped calibration text, looked up as quantize_transforms.cpp does ($MAMBASCOPE_DATA_DIR,
-// an installed share/mambascope, or the source tree's resources/ beside build/bin).
-std::optional<fs::path> shipped_text() {
-  std::vector<fs::path> dirs;
-  if (const char* env = std::getenv("MAMBASCOPE_DATA_DIR")) dirs.emplace_back(env);
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    dirs.push_back(exe.parent_path() / ".." / "share" / "mambascope");
-    dirs.push_back(exe.parent_path() / ".." / ".." / "resources");
-  }
-  for (const fs::path& d : dirs)
-    if (fs::is_regular_file(d / "texts" / "austen.txt")) return (d / "texts" / "austen.txt").lexically_normal();
-  return std::nullopt;
-}
-
-}  // namespace
-
 void add_gptq_options(CLI::App* cmd, GptqArgs& g) {
   cmd->add_option("--damp", g.damp, "GPTQ: damping, a fraction of mean(diag H) added to H's diagonal")
       ->capture_default_str()->check(CLI::Range(0.0, 1e6));
@@ -53,7 +33,7 @@ GptqExport gptq_export(const Checkpoint& ck, const RtnSpec& rtn, const std::vect
   spec.validate();
   std::vector<std::string> files = calib.files;
   if (files.empty()) {
-    auto def = shipped_text();
+    auto def = shipped_calibration_text();
     if (!def)
       throw UsageError("gptq needs calibration text: pass --calib-file (the default text "
                        "resources/texts/austen.txt was not found)");

@@ -16,26 +16,6 @@ namespace ms::cli {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-
-// The shipped calibration text: $MAMBASCOPE_DATA_DIR, an installed share/mambascope, or the
-// source tree's resources/ beside build/bin.
-std::optional<fs::path> default_calibration_text() {
-  std::vector<fs::path> dirs;
-  if (const char* env = std::getenv("MAMBASCOPE_DATA_DIR")) dirs.emplace_back(env);
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    dirs.push_back(exe.parent_path() / ".." / "share" / "mambascope");
-    dirs.push_back(exe.parent_path() / ".." / ".." / "resources");
-  }
-  for (const fs::path& d : dirs)
-    if (fs::is_regular_file(d / "texts" / "austen.txt")) return (d / "texts" / "austen.txt").lexically_normal();
-  return std::nullopt;
-}
-
-}  // namespace
-
 void add_transform_options(CLI::App* cmd, TransformArgs& t) {
   cmd->add_option("--alpha", t.alpha, "SmoothQuant / smooth-fused migration strength α in [0, 1]")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
@@ -91,7 +71,7 @@ void apply_quantize_transforms(Checkpoint& ck, const std::vector<std::string>& m
     if (texts.empty()) {
       std::vector<std::string> files = args.calib_files;
       if (files.empty()) {
-        auto def = default_calibration_text();
+        auto def = shipped_calibration_text();
         if (!def)
           throw UsageError("the chosen methods need calibration statistics: pass --stats or --calib-file "
                            "(the default text resources/texts/austen.txt was not found)");
