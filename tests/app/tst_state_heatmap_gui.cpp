@@ -43,6 +43,14 @@ void wheel(QWidget* widget, QPoint at, int notches) {
   QCoreApplication::sendEvent(widget, &event);
 }
 
+// A pointer move delivered synchronously: QTest::mouseMove without a button goes through the X
+// server under Xvfb and may arrive after the next frame, so the wheel would find no hover.
+void hover(QWidget* widget, QPoint at) {
+  QMouseEvent event(QEvent::MouseMove, QPointF(at), QPointF(widget->mapToGlobal(at)), Qt::NoButton,
+                    Qt::NoButton, Qt::NoModifier);
+  QCoreApplication::sendEvent(widget, &event);
+}
+
 }  // namespace
 
 class TestStateHeatmapGui : public QObject {
@@ -77,7 +85,7 @@ class TestStateHeatmapGui : public QObject {
 
     // The map fills the lower two thirds of the canvas left of the state margin and legend.
     const QPoint over(canvas->width() * 2 / 5, canvas->height() * 7 / 10);
-    QTest::mouseMove(canvas, over);
+    hover(canvas, over);
     canvas->renderNow(2);
     QVERIFY(!window.stateHeatmapState().zoom.zoomed());
     wheel(canvas, over, 1);

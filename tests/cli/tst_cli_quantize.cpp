@@ -334,7 +334,8 @@ class TestCliQuantize : public QObject {
     QTest::addColumn<int>("code");
     QTest::addColumn<QString>("names");
     const QStringList base{"--method", "rtn", "--format", "hf"};
-    QTest::newRow("gptq") << QStringList{"--method", "gptq", "--format", "hf"} << 1 << "not implemented yet";
+    // GPTQ itself is tested in tst_cli_gptq; this version writes it as --format hf only.
+    QTest::newRow("gptq packed") << QStringList{"--method", "gptq", "--format", "packed"} << 2 << "--format hf";
     // Transforms are tested in tst_cli_transforms; run-time ones cannot be plain weights.
     QTest::newRow("smooth-fused,rtn") << QStringList{"--method", "smooth-fused,rtn", "--format", "hf"} << 2 << "--weights-only";
     QTest::newRow("unknown method") << QStringList{"--method", "magic", "--format", "hf"} << 2 << "magic";
