@@ -69,19 +69,7 @@ void draw_header(const StatsSnapshot& stats, const PointSeries& series, ViewStat
     ImGui::TextDisabled("%s", where);
   }
   ImGui::SameLine(buttons_left);
-  ImGui::BeginDisabled(state.layer <= 0);
-  if (ImGui::Button("◀  Previous", ImVec2(button_w, 0))) {
-    --state.layer;
-    state.user_changed = true;
-  }
-  ImGui::EndDisabled();
-  ImGui::SameLine();
-  ImGui::BeginDisabled(state.layer >= n_layers - 1);
-  if (ImGui::Button("Next  ▶", ImVec2(button_w, 0))) {
-    ++state.layer;
-    state.user_changed = true;
-  }
-  ImGui::EndDisabled();
+  layer_stepper(state.layer, state.user_changed, n_layers, button_w);
 
   // Second row: which point and the y scale (wrapping on narrow canvases), then where the numbers
   // came from when there is room.

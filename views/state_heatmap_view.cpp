@@ -89,19 +89,7 @@ void draw_header(const StatsSnapshot& stats, const StateMaps& s, ViewState& stat
     ImGui::TextDisabled("%s", where);
   }
   ImGui::SameLine(buttons_left);
-  ImGui::BeginDisabled(state.layer <= 0);
-  if (ImGui::Button("◀  Previous", ImVec2(button_w, 0))) {
-    --state.layer;
-    state.user_changed = true;
-  }
-  ImGui::EndDisabled();
-  ImGui::SameLine();
-  ImGui::BeginDisabled(state.layer >= n_layers - 1);
-  if (ImGui::Button("Next  ▶", ImVec2(button_w, 0))) {
-    ++state.layer;
-    state.user_changed = true;
-  }
-  ImGui::EndDisabled();
+  layer_stepper(state.layer, state.user_changed, n_layers, button_w);
 
   // Second row: which statistic, the colour scale, zoom; where the numbers came from.
   const float box = ImGui::GetFrameHeight() + style.ItemInnerSpacing.x;

@@ -94,4 +94,20 @@ Theme theme() {
   return fallback;
 }
 
+void layer_stepper(int& layer, bool& user_changed, int n_layers, float button_w) {
+  ImGui::BeginDisabled(layer <= 0);
+  if (ImGui::Button("◀  Previous", ImVec2(button_w, 0))) {
+    --layer;
+    user_changed = true;
+  }
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  ImGui::BeginDisabled(layer >= n_layers - 1);
+  if (ImGui::Button("Next  ▶", ImVec2(button_w, 0))) {
+    ++layer;
+    user_changed = true;
+  }
+  ImGui::EndDisabled();
+}
+
 }  // namespace ms::views

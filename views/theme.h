@@ -51,4 +51,8 @@ Theme theme();
 // ImGui colour (ABGR, as ImDrawList wants) from 0xAARRGGBB, with optional alpha override.
 uint32_t im_colour(uint32_t argb, float alpha = 1.0f);
 
+// The ◀ Previous / Next ▶ pair of the statistics views: steps `layer` within [0, n_layers) and
+// sets `user_changed` (so a newer snapshot does not move the view back to its default layer).
+void layer_stepper(int& layer, bool& user_changed, int n_layers, float button_w);
+
 }  // namespace ms::views
