@@ -2,7 +2,7 @@
 // preset's exact shapes. forward: logits (the sequential reference scan); calibrate: the whole
 // calibration pipeline with every statistic (calibrate() on random token ids, statistics copied
 // to the host each batch). A benchmark reports; it never asserts (speed goals live here, not in
-// tests). `bench requant` arrives with the quantization issue.
+// tests). requant: the live error preview per setting change (cli/bench_requant.cpp).
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -13,6 +13,7 @@
 
 #include "core/cli/commands.h"
 #include "core/cli/common.h"
+#include "core/cli/requant_common.h"
 #include "core/engine/calibration.h"
 #include "core/engine/device.h"
 #include "core/engine/random_init.h"
@@ -40,14 +41,14 @@ void synchronize(const c10::Device& d) {
 Runner register_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Benchmarks (JSON reports, never assertions)");
   struct Args {
-    std::string what, preset = "mamba-130m", out;
+    std::string what, preset = "mamba-130m", out, model;
     int64_t batch = 1, seq_len = 512, iters = 3;
     std::string engine = "auto";
     bool cov = false;
     CommonOptions o;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("WHAT", a->what, "forward or calibrate (requant comes with the quantization work)")
+  cmd->add_option("WHAT", a->what, "forward, calibrate or requant (live error preview per setting)")
       ->required()->check(CLI::IsMember({"forward", "calibrate", "requant"}));
   cmd->add_option("--preset", a->preset, "Model shapes to benchmark")->capture_default_str();
   cmd->add_option("--out", a->out, "JSON report (written atomically)")->required();
@@ -60,11 +61,17 @@ Runner register_bench(CLI::App& app) {
   cmd->add_option("--engine", a->engine, "calibrate: auto, fused or reference (see calibrate --help)")
       ->capture_default_str()->check(CLI::IsMember({"auto", "fused", "reference"}));
   cmd->add_flag("--cov", a->cov, "calibrate: also accumulate X^T X");
+  cmd->add_option("--model", a->model, "requant: a model directory instead of --preset's random weights");
   add_engine_options(cmd, a->o);
-  return [a] {
-    if (a->what == "requant")
-      throw UsageError("bench requant is not available yet (it comes with the quantization "
-                       "work); use bench forward or bench calibrate");
+  return [a, cmd] {
+    if (a->what == "requant") {
+      BenchRequantArgs r{a->preset, a->out, a->model};
+      // The preview's own batch (2 windows of 128) unless asked otherwise.
+      if (cmd->count("--batch")) r.batch = a->batch;
+      if (cmd->count("--seq-len")) r.seq_len = a->seq_len;
+      r.json = a->o.json;
+      return bench_requant(r, engine_options(a->o));
+    }
     const Preset& preset = find_preset(a->preset);
     EngineOptions eo = engine_options(a->o);
     auto t0 = std::chrono::steady_clock::now();

@@ -22,5 +22,6 @@ Runner register_check(CLI::App& app);
 Runner register_quantize(CLI::App& app);
 Runner register_eval(CLI::App& app);
 Runner register_sweep(CLI::App& app);
+Runner register_requant_serve(CLI::App& app);
 
 }  // namespace ms::cli

@@ -36,6 +36,7 @@ Examples:
   mambascope-cli eval resources/models/demo-mamba --scheme /tmp/demo-w4/mambascope.json --file moby.txt --hbits 4
   mambascope-cli sweep resources/models/demo-mamba --hbits 4 --state-method tensor --file moby.txt --by layer
   mambascope-cli bench forward --preset mamba-130m --device cpu --out bench.json
+  mambascope-cli bench requant --preset mamba-130m --device cuda --out requant.json
 
 Exit status: 0 success, 1 bad input or failed operation, 2 bad usage.
 Run `mambascope-cli COMMAND --help` for a command's flags.)";
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
   reg(ms::cli::register_quantize);
   reg(ms::cli::register_eval);
   reg(ms::cli::register_sweep);
+  reg(ms::cli::register_requant_serve);
   // An unknown command is named (CLI11 would only say that a subcommand is required).
   if (argc > 1 && argv[1][0] != '-') {
     std::string known;
@@ -97,8 +99,21 @@ int main(int argc, char** argv) {
     return fail(1, "out of memory (try a smaller --batch or --ctx, or --device cpu)");
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
-    if (msg.find("out of memory") != std::string::npos)
-      return fail(1, "out of GPU memory (try a smaller --batch or --ctx, or --device cpu)");
+    if (msg.find("out of memory") != std::string::npos) {
+      // Torch's message is many lines of allocator detail; keep the one fact a user can act on.
+      std::string size;
+      const std::string tried = "Tried to allocate ";
+      const size_t at = msg.find(tried);
+      const size_t space = at == std::string::npos ? at : msg.find(' ', at + tried.size());
+      const size_t end = space == std::string::npos ? space : msg.find_first_of(".(\n", space + 1);
+      if (end != std::string::npos) {  // "Tried to allocate 114.44 GiB. GPU 0 has ..."
+        size = msg.substr(at + tried.size(), end - at - tried.size());
+        while (!size.empty() && size.back() == ' ') size.pop_back();
+      }
+      // The process exits right after this line, which gives every byte of the GPU back.
+      return fail(1, "out of GPU memory" + (size.empty() ? std::string() : " (an allocation of " + size + " failed)") +
+                         ": try a smaller --batch, --seq-len or --ctx, or --device cpu");
+    }
     return fail(1, msg);
   } catch (const std::exception& e) {
     return fail(1, e.what());

@@ -2,7 +2,8 @@
 // model and a cached calibration batch (ids [B, T]: B windows of T tokens, each from a zero
 // state), it runs the float model once and keeps its logits and every quant point's value; then
 // evaluate(setting) answers "what would this setting do" with one quantized forward:
-//   - per activation/state point: MSE, SQNR, cosine, max error (ErrorAccumulator of metrics.h);
+//   - per activation/state point: MSE, SQNR, cosine, max error (ErrorStats of metrics.h, from
+//     per-token sums: the same numbers as ErrorAccumulator, one pass);
 //   - per quantized weight: the same, weight vs its RTN rounding;
 //   - end to end: KL(P_float ‖ P_quant) per predicted token, its mean/percentiles, top-1
 //     agreement, perplexity of both (EndToEndMetrics, the perplexity protocol per window);

@@ -1,0 +1,188 @@
+// `requant-serve MODEL`: the app's worker for the live error preview (the Quantization dock's
+// sliders). It builds a RequantSession once (core/engine/requant.h) from a cached calibration
+// batch of the text (--windows × --seq-len tokens from its start), prints one "ready" line, then
+// reads one JSON setting per line on stdin (core/quant/requant_setting.h) and answers each with one
+// JSON line on stdout:
+//   {"type": "ready", "windows", "seq_len", "ids": [...], "pieces": [...], "points": [...],
+//    "layers", "device", "dtype", "setup_ms"}
+//   {"type": "result", "id", ...}       (cli/requant_common.h)
+//   {"type": "superseded", "id"}        a request dropped because a newer one was already queued
+//   {"type": "error", "id", "message"}  a bad request; the server keeps serving
+// Latest wins: after each evaluation it takes every line already waiting and evaluates only the
+// last one, so a slider dragged faster than the model runs never builds a backlog. End of input
+// ends the server (exit 0). Progress and fatal errors go to stderr, as everywhere.
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <optional>
+#include <span>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "core/cli/commands.h"
+#include "core/cli/common.h"
+#include "core/cli/requant_common.h"
+#include "core/engine/calib_stats.h"
+#include "core/engine/device.h"
+#include "core/engine/requant.h"
+#include "core/util/error.h"
+
+namespace ms::cli {
+using nlohmann::json;
+
+namespace {
+
+// Whole lines from stdin: blocks for the first when none is buffered, then takes whatever else
+// has already arrived without waiting. Returns false at end of input with nothing left.
+class LineReader {
+ public:
+  bool read_available(std::deque<std::string>& lines) {
+    bool block = true;
+    for (;;) {
+      if (!block) {
+        pollfd p{STDIN_FILENO, POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP))) break;
+      }
+      char buf[65536];
+      const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        eof_ = true;
+        break;
+      }
+      partial_.append(buf, size_t(n));
+      size_t start = 0;
+      for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1)
+        lines.push_back(partial_.substr(start, nl - start));
+      partial_.erase(0, start);
+      block = lines.empty();
+    }
+    if (eof_ && !partial_.empty()) {  // a last line without its newline still counts
+      lines.push_back(partial_);
+      partial_.clear();
+    }
+    return !lines.empty() || !eof_;
+  }
+
+ private:
+  std::string partial_;
+  bool eof_ = false;
+};
+
+void emit(const json& j) {
+  const std::string line = json_line(j);
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+Runner register_requant_serve(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "requant-serve",
+      "The app's worker for the live error preview: reads one JSON bit-width setting per line on "
+      "stdin, answers each with one JSON line of per-point SQNR/MSE, per-token KL and end-to-end "
+      "metrics on a cached calibration batch (the newest queued request wins)");
+  struct Args {
+    std::string model, file, stats;
+    int64_t windows = 2, seq_len = 128;
+    CommonOptions o;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("MODEL", a->model, "Model directory")->required();
+  cmd->add_option("--file", a->file, "Calibration text (default: the shipped Austen text)");
+  cmd->add_option("--windows", a->windows, "Windows in the cached batch")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{64}));
+  cmd->add_option("--seq-len", a->seq_len, "Tokens per window (each from a zero state)")
+      ->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 16));
+  cmd->add_option("--stats", a->stats, "Calibration statistics for static activation scales "
+                                       "(default: the batch's own absmax)");
+  add_engine_options(cmd, a->o);
+  add_tokenizer_options(cmd, a->o);
+  return [a] {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::string file = a->file;
+    if (file.empty()) {
+      const auto shipped = shipped_calibration_text();
+      if (!shipped) throw UsageError("no --file given and the shipped text (texts/austen.txt) is missing");
+      file = shipped->string();
+    }
+    LoadedModel m = load_model(a->model, a->o);
+    Tokenizer tok = load_tokenizer(m.checkpoint, a->o);
+    std::vector<int32_t> ids = encode(tok, read_text_file(file), a->o);
+    const int64_t need = a->windows * a->seq_len;
+    if (int64_t(ids.size()) < need)
+      throw InputError(file, "has " + std::to_string(ids.size()) + " tokens; the batch needs " +
+                                 std::to_string(need) + " (--windows × --seq-len)");
+    ids.resize(size_t(need));
+    std::optional<CalibStats> stats;
+    if (!a->stats.empty()) stats = CalibStats::load(a->stats);
+    const at::Tensor batch =
+        at::tensor(std::vector<int64_t>(ids.begin(), ids.end())).reshape({a->windows, a->seq_len});
+    const EngineOptions eo = m.model->options();
+    m.model.reset();  // the session loads its own copies
+    RequantSession session(m.checkpoint, eo, batch, stats ? &*stats : nullptr);
+
+    json pieces = json::array(), points = json::array();
+    for (int32_t id : ids) pieces.push_back(tok.decode(std::span<const int32_t>(&id, 1)));
+    for (const QuantPoint& p : session.points()) points.push_back(p.str());
+    emit({{"type", "ready"}, {"model", a->model}, {"file", file}, {"windows", a->windows},
+          {"seq_len", a->seq_len}, {"layers", session.config().n_layer}, {"ids", ids},
+          {"pieces", pieces}, {"points", points}, {"device", describe_device(eo.device)},
+          {"dtype", std::string(dtype_label(eo.dtype))},
+          {"setup_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()}});
+
+    LineReader reader;
+    std::deque<std::string> lines;
+    int64_t line_no = 0;
+    while (reader.read_available(lines)) {
+      // Latest wins: everything but the newest waiting request is dropped, and said so.
+      while (lines.size() > 1) {
+        ++line_no;
+        json skipped{{"type", "superseded"}, {"id", nullptr}};
+        try {
+          const json j = json::parse(lines.front());
+          if (j.is_object() && j.contains("id") && j["id"].is_number_integer()) skipped["id"] = j["id"];
+        } catch (const json::exception&) {
+        }
+        emit(skipped);
+        lines.pop_front();
+      }
+      if (lines.empty()) continue;
+      const std::string line = lines.front();
+      lines.pop_front();
+      ++line_no;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      const std::string where = "request line " + std::to_string(line_no);
+      int64_t id = 0;
+      try {
+        json j;
+        try {
+          j = json::parse(line);
+        } catch (const json::parse_error& e) {
+          throw InputError(where, std::string("is not valid JSON (") + e.what() + ")");
+        }
+        const RequantSetting s = RequantSetting::from_json(j, where);
+        id = s.id;
+        const auto start = std::chrono::steady_clock::now();
+        const RequantResult r = session.evaluate(s);
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        emit(requant_result_json(r, ms));
+      } catch (const std::exception& e) {
+        std::string message = e.what();
+        message = message.substr(0, message.find('\n'));
+        emit({{"type", "error"}, {"id", id}, {"message", message}});
+      }
+    }
+    return 0;
+  };
+}
+
+}  // namespace ms::cli
