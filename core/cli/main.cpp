@@ -99,21 +99,8 @@ int main(int argc, char** argv) {
     return fail(1, "out of memory (try a smaller --batch or --ctx, or --device cpu)");
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
-    if (msg.find("out of memory") != std::string::npos) {
-      // Torch's message is many lines of allocator detail; keep the one fact a user can act on.
-      std::string size;
-      const std::string tried = "Tried to allocate ";
-      const size_t at = msg.find(tried);
-      const size_t space = at == std::string::npos ? at : msg.find(' ', at + tried.size());
-      const size_t end = space == std::string::npos ? space : msg.find_first_of(".(\n", space + 1);
-      if (end != std::string::npos) {  // "Tried to allocate 114.44 GiB. GPU 0 has ..."
-        size = msg.substr(at + tried.size(), end - at - tried.size());
-        while (!size.empty() && size.back() == ' ') size.pop_back();
-      }
-      // The process exits right after this line, which gives every byte of the GPU back.
-      return fail(1, "out of GPU memory" + (size.empty() ? std::string() : " (an allocation of " + size + " failed)") +
-                         ": try a smaller --batch, --seq-len or --ctx, or --device cpu");
-    }
+    if (msg.find("out of memory") != std::string::npos)
+      return fail(1, "out of GPU memory (try a smaller --batch or --ctx, or --device cpu)");
     return fail(1, msg);
   } catch (const std::exception& e) {
     return fail(1, e.what());
