@@ -10,10 +10,11 @@ namespace ms::app {
 
 QStringList viewNames() {
   return {QStringLiteral("structure"), QStringLiteral("channel-maxima"), QStringLiteral("state-heatmap"),
-          QStringLiteral("distributions")};
+          QStringLiteral("distributions"), QStringLiteral("error")};
 }
 
-bool viewNeedsStats(const QString& view) { return view != QLatin1String("structure"); }
+// The error view runs its own cached batch (requant-serve), not the calibration statistics.
+bool viewNeedsStats(const QString& view) { return view != QLatin1String("structure") && view != QLatin1String("error"); }
 
 CommandLine parseCommandLine(const QStringList& arguments, const QString& defaultModel) {
   CommandLine result;

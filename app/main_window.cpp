@@ -138,6 +138,14 @@ void MainWindow::createDocks() {
   calibrationDock->setWidget(m_calibrationPanel);
   addDockWidget(Qt::LeftDockWidgetArea, calibrationDock);
   tabifyDockWidget(summaryDock, calibrationDock);
+
+  m_quantPanel = new QuantPanel(this);
+  auto* quantDock = new QDockWidget(tr("Quantization"), this);
+  quantDock->setObjectName(QStringLiteral("quantizationDock"));
+  quantDock->setWidget(m_quantPanel);
+  addDockWidget(Qt::LeftDockWidgetArea, quantDock);
+  tabifyDockWidget(summaryDock, quantDock);
+  connect(m_quantPanel, &QuantPanel::snapshotChanged, m_canvas, [this] { m_canvas->requestFrames(); });
   summaryDock->raise();
   connect(m_calibrationPanel, &CalibrationPanel::calibrateRequested, this, &MainWindow::calibrate);
   connect(m_calibrationPanel, &CalibrationPanel::cancelRequested, this, &MainWindow::cancelCalibration);
@@ -235,7 +243,8 @@ void MainWindow::createActions() {
   const std::pair<QString, QString> views[] = {{QStringLiteral("structure"), tr("&Structure")},
                                                {QStringLiteral("channel-maxima"), tr("&Channel Maxima")},
                                                {QStringLiteral("state-heatmap"), tr("State &Heatmap")},
-                                               {QStringLiteral("distributions"), tr("&Distributions")}};
+                                               {QStringLiteral("distributions"), tr("&Distributions")},
+                                               {QStringLiteral("error"), tr("&Error")}};
   int key = Qt::Key_1;
   for (const auto& [name, text] : views) {
     QAction* action = m_viewMenu->addAction(text, this, [this, name = name] { setView(name); });
@@ -365,6 +374,7 @@ void MainWindow::onStatsFailed(const QString& path, const QString& message) {
 
 void MainWindow::setView(const QString& name) {
   m_view = name;
+  if (name == QLatin1String("error")) m_quantPanel->activate();  // starts the preview's worker
   for (QAction* action : m_viewGroup->actions()) action->setChecked(action->data().toString() == name);
   m_canvas->requestFrames();
 }
@@ -409,6 +419,9 @@ void MainWindow::onLoaded(const QString& path, const LoadedModel& model) {
   m_summary->setSnapshot(m_snapshot);
   m_openStats->setEnabled(true);
   m_calibrationPanel->setModelOpen(true);
+  m_errorState = {};
+  m_quantPanel->setModel(path, static_cast<int>(m_snapshot->layers.size()), m_options.tokenizer);
+  if (m_view == QLatin1String("error")) m_quantPanel->activate();
   selectLayer(m_options.layer >= 0 ? std::min<int>(m_options.layer, static_cast<int>(m_snapshot->layers.size()) - 1) : 0);
   updatePathLabel();
   setWindowTitle(tr("%1 — MambaScope").arg(QFileInfo(QString::fromStdString(m_snapshot->dir)).fileName()));
@@ -469,6 +482,7 @@ void MainWindow::onTreeSelectionChanged() {
   if (layer >= 0 || !index.isValid()) m_structureState.selected = m_model->pointOf(index);
   // The statistics views follow: same layer, and an activation input they have becomes their point.
   if (layer >= 0) m_channelState.layer = m_stateState.layer = m_distributionsState.layer = layer;
+  if (layer >= 0) m_quantPanel->setCurrentLayer(layer);
   const std::optional<QuantPoint> point = m_model->pointOf(index);
   if (point && point->site == Site::Input && (!m_stats || m_stats->find(point->module)))
     m_channelState.module = m_distributionsState.module = point->module;
@@ -478,6 +492,12 @@ void MainWindow::onTreeSelectionChanged() {
 void MainWindow::drawFrame() {
   if (!m_snapshot) {
     views::empty::draw(m_empty, m_emptyState);
+    return;
+  }
+  if (m_view == QLatin1String("error")) {  // needs no statistics: the preview runs its own batch
+    if (const auto& error = m_quantPanel->snapshot()) views::error::draw(*error, m_errorState);
+    else views::empty::draw({"Error preview starting…", "mambascope-cli requant-serve loads the model and runs the float batch once;\n"
+                             "the Quantization dock's sliders then update this view."}, m_emptyState);
     return;
   }
   if (m_view != QLatin1String("structure") && !m_stats) {

@@ -22,11 +22,13 @@
 #include "app/calibration_panel.h"
 #include "app/calibration_process.h"
 #include "app/job_tracker.h"
+#include "app/quant_panel.h"
 #include "core/model/quant_point.h"
 #include "core/model/stats_file.h"
 #include "views/channel_maxima_view.h"
 #include "views/distributions_view.h"
 #include "views/empty_view.h"
+#include "views/error_view.h"
 #include "views/model_snapshot.h"
 #include "views/state_heatmap_view.h"
 #include "views/structure_view.h"
@@ -104,6 +106,8 @@ class MainWindow : public QMainWindow {
   const views::state_heatmap::ViewState& stateHeatmapState() const { return m_stateState; }
   CalibrationProcess* calibration() const { return m_calibration; }
   CalibrationPanel* calibrationPanel() const { return m_calibrationPanel; }
+  QuantPanel* quantPanel() const { return m_quantPanel; }
+  const views::error::ViewState& errorState() const { return m_errorState; }
   QString view() const { return m_view; }
 
  Q_SIGNALS:
@@ -151,6 +155,7 @@ class MainWindow : public QMainWindow {
   SummaryPanel* m_summary = nullptr;
   CalibrationPanel* m_calibrationPanel = nullptr;
   CalibrationProcess* m_calibration = nullptr;
+  QuantPanel* m_quantPanel = nullptr;      // the bit-width sliders and the error preview's worker
   std::unique_ptr<QTemporaryDir> m_tempDir;  // calibration outputs and typed texts, gone with the window
   int m_calibrationRuns = 0;
   QMenu* m_recentMenu = nullptr;
@@ -169,6 +174,7 @@ class MainWindow : public QMainWindow {
   views::channel_maxima::ViewState m_channelState;
   views::state_heatmap::ViewState m_stateState;
   views::distributions::ViewState m_distributionsState;
+  views::error::ViewState m_errorState;
   views::empty::Snapshot m_empty;
   views::empty::ViewState m_emptyState;
   bool m_syncing = false;  // tree selection set from the canvas: don't echo it back

@@ -9,6 +9,7 @@
 
 #include "app/imgui_canvas.h"
 #include "app/main_window.h"
+#include "app/quant_panel.h"
 
 namespace ms::app {
 
@@ -31,6 +32,13 @@ ScreenshotRunner::ScreenshotRunner(MainWindow* window, Request request, QObject*
     if (!m_request.stats.isEmpty()) {
       m_window->openStats(m_request.stats);
       return;
+    }
+    if (m_window->view() == QLatin1String("error")) {  // waits for the preview's first result
+      QuantPanel* panel = m_window->quantPanel();
+      connect(panel, &QuantPanel::snapshotChanged, this, [this] { QTimer::singleShot(50, this, &ScreenshotRunner::capture); },
+              Qt::SingleShotConnection);
+      connect(panel, &QuantPanel::failed, this, [this](const QString& message) { fail(message); });
+      return;  // the window started the preview when the model opened on this view
     }
     if (m_request.calibrate) {
       if (m_request.calibration.textFile.isEmpty()) {

@@ -3,7 +3,8 @@
 // whole window (widgets via QWidget::grab, the GL canvas via grabFramebuffer) and saves it
 // atomically; with a statistics file, it opens that after the model and captures once it is read;
 // for a statistics view without one, it calibrates the model first (MainWindow::calibrate, the
-// default text unless --text) and captures once those statistics are read.
+// default text unless --text) and captures once those statistics are read; for the error view, it
+// captures once the Quantization dock's preview delivers its first result.
 // Reports the outcome as finished(exitCode, oneLineError); main() turns it into the
 // process exit code. Later issues add views and states; the sequence stays the same.
 #pragma once

@@ -1,0 +1,262 @@
+// QuantPanel (see quant_panel.h).
+#include "app/quant_panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDockWidget>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QJsonObject>
+#include <QLabel>
+#include <QPushButton>
+#include <QSlider>
+#include <QVBoxLayout>
+
+namespace ms::app {
+
+QuantPanel::QuantPanel(QWidget* parent) : QWidget(parent) {
+  setObjectName(QStringLiteral("quantPanel"));
+  m_process = new RequantProcess(this);
+
+  m_scope = new QComboBox(this);
+  m_scope->setObjectName(QStringLiteral("quantScope"));
+  m_scope->setToolTip(tr("Edit the bits of every layer, or override them for one layer"));
+
+  const auto makeSlider = [this](const char* name, QLabel*& value) {
+    auto* s = new QSlider(Qt::Horizontal, this);
+    s->setObjectName(QLatin1String(name));
+    s->setRange(2, 9);  // 9: 16 bits (float)
+    s->setSingleStep(1);
+    s->setPageStep(2);
+    s->setTickPosition(QSlider::TicksBelow);
+    s->setTickInterval(1);
+    s->setFocusPolicy(Qt::StrongFocus);
+    value = new QLabel(this);
+    value->setMinimumWidth(fontMetrics().horizontalAdvance(QStringLiteral("16 (float)*")));
+    return s;
+  };
+  m_wSlider = makeSlider("wBitsSlider", m_wValue);
+  m_aSlider = makeSlider("aBitsSlider", m_aValue);
+  m_hSlider = makeSlider("hBitsSlider", m_hValue);
+  m_wSlider->setToolTip(tr("Weight bits (RTN of in_proj, x_proj, dt_proj, out_proj); 16: float"));
+  m_aSlider->setToolTip(tr("Activation bits at every Linear input; 16: float"));
+  m_hSlider->setToolTip(tr("SSM state bits, quantized inside the recurrence; 16: float"));
+
+  m_clearLayer = new QPushButton(tr("&Clear layer overrides"), this);
+  m_clearLayer->setObjectName(QStringLiteral("clearLayerOverrides"));
+
+  m_granularity = new QComboBox(this);
+  m_granularity->setObjectName(QStringLiteral("weightGranularity"));
+  for (const char* g : {"channel", "tensor", "group:16", "group:32", "group:64", "group:128"})
+    m_granularity->addItem(QLatin1String(g), QLatin1String(g));
+  m_symmetric = new QCheckBox(tr("S&ymmetric"), this);
+  m_symmetric->setChecked(true);
+  m_stateMethod = new QComboBox(this);
+  m_stateMethod->setObjectName(QStringLiteral("stateMethod"));
+  m_stateMethod->addItem(tr("DSQ (Q-Mamba)"), QStringLiteral("dsq"));
+  m_stateMethod->addItem(tr("per tensor"), QStringLiteral("tensor"));
+  m_stateMethod->addItem(tr("per channel"), QStringLiteral("channel"));
+  m_stateMethod->addItem(tr("per state"), QStringLiteral("state"));
+  m_actScale = new QComboBox(this);
+  m_actScale->setObjectName(QStringLiteral("actScale"));
+  m_actScale->addItem(tr("dynamic"), QStringLiteral("dynamic"));
+  m_actScale->addItem(tr("static (batch absmax)"), QStringLiteral("static"));
+  m_actGranularity = new QComboBox(this);
+  m_actGranularity->setObjectName(QStringLiteral("actGranularity"));
+  m_actGranularity->addItem(tr("per token"), QStringLiteral("token"));
+  m_actGranularity->addItem(tr("per tensor"), QStringLiteral("tensor"));
+
+  m_status = new QLabel(tr("Open a model; the preview starts with the Error view."), this);
+  m_status->setObjectName(QStringLiteral("quantStatus"));
+  m_status->setWordWrap(true);
+  m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+
+  auto* form = new QFormLayout;
+  const auto sliderRow = [&](const QString& label, QSlider* s, QLabel* value) {
+    auto* row = new QHBoxLayout;
+    row->addWidget(s, 1);
+    row->addWidget(value);
+    auto* l = new QLabel(label, this);
+    l->setBuddy(s);
+    form->addRow(l, row);
+  };
+  auto* scopeLabel = new QLabel(tr("&Scope"), this);
+  scopeLabel->setBuddy(m_scope);
+  form->addRow(scopeLabel, m_scope);
+  sliderRow(tr("&W bits"), m_wSlider, m_wValue);
+  sliderRow(tr("&A bits"), m_aSlider, m_aValue);
+  sliderRow(tr("&H bits"), m_hSlider, m_hValue);
+  form->addRow(QString(), m_clearLayer);
+  const auto comboRow = [&](const QString& label, QWidget* w) {
+    auto* l = new QLabel(label, this);
+    l->setBuddy(w);
+    form->addRow(l, w);
+  };
+  comboRow(tr("&Granularity"), m_granularity);
+  form->addRow(QString(), m_symmetric);
+  comboRow(tr("S&tate method"), m_stateMethod);
+  comboRow(tr("Act. sca&le"), m_actScale);
+  comboRow(tr("Act. gra&nularity"), m_actGranularity);
+
+  auto* layout = new QVBoxLayout(this);
+  layout->addLayout(form);
+  layout->addWidget(m_status);
+  layout->addStretch(1);
+
+  connect(m_wSlider, &QSlider::valueChanged, this, [this](int v) { onSliderMoved('W', v); });
+  connect(m_aSlider, &QSlider::valueChanged, this, [this](int v) { onSliderMoved('A', v); });
+  connect(m_hSlider, &QSlider::valueChanged, this, [this](int v) { onSliderMoved('H', v); });
+  connect(m_scope, &QComboBox::currentIndexChanged, this, [this] { onScopeChanged(); });
+  connect(m_clearLayer, &QPushButton::clicked, this, [this] {
+    m_overrides.erase(currentScopeLayer());
+    onScopeChanged();
+    activate();
+  });
+  for (QComboBox* box : {m_granularity, m_stateMethod, m_actGranularity})
+    connect(box, &QComboBox::currentIndexChanged, this, [this] {
+      if (!m_updating) activate();
+    });
+  // A calibrated scale per token does not exist (act_quant.h): static implies per tensor.
+  connect(m_actScale, &QComboBox::currentIndexChanged, this, [this] {
+    const bool isStatic = m_actScale->currentData().toString() == QLatin1String("static");
+    m_updating = true;
+    if (isStatic) m_actGranularity->setCurrentIndex(m_actGranularity->findData(QStringLiteral("tensor")));
+    m_actGranularity->setEnabled(!isStatic);
+    m_updating = false;
+    activate();
+  });
+  connect(m_symmetric, &QCheckBox::toggled, this, [this] {
+    if (!m_updating) activate();
+  });
+
+  connect(m_process, &RequantProcess::snapshotReady, this, [this](std::shared_ptr<const views::error::Snapshot> s) {
+    m_snapshot = std::move(s);
+    m_status->setText(QString::fromStdString(m_snapshot->status));
+    Q_EMIT snapshotChanged(m_snapshot);
+  });
+  connect(m_process, &RequantProcess::ready, this, [this](const RequantBatch& b) {
+    m_status->setText(tr("Ready: %1 × %2 tokens on %3 (set up in %4 s)")
+                          .arg(b.windows)
+                          .arg(b.windowLength)
+                          .arg(b.device)
+                          .arg(b.setupMs / 1000.0, 0, 'f', 1));
+  });
+  connect(m_process, &RequantProcess::failed, this, [this](const QString& message) {
+    m_status->setText(tr("Error: %1").arg(message));
+    Q_EMIT failed(message);
+  });
+  setModel(QString(), 0);
+}
+
+void QuantPanel::setModel(const QString& path, int layers, const QString& tokenizer) {
+  m_process->stop();
+  m_model = path;
+  m_tokenizer = tokenizer;
+  m_layers = layers;
+  m_overrides.clear();
+  m_snapshot.reset();
+  m_updating = true;
+  m_scope->clear();
+  m_scope->addItem(tr("All layers"), -1);
+  for (int i = 0; i < layers; ++i) m_scope->addItem(tr("Layer %1 (override)").arg(i), i);
+  m_updating = false;
+  onScopeChanged();
+  setEnabled(!path.isEmpty());
+  m_status->setText(path.isEmpty() ? tr("Open a model first.") : tr("The preview starts with the Error view."));
+}
+
+void QuantPanel::activate() {
+  if (m_model.isEmpty()) return;
+  // The preview is wanted: show its controls (a no-op when the dock is already in front).
+  if (auto* dock = qobject_cast<QDockWidget*>(parentWidget())) dock->raise();
+  if (!m_process->isRunning()) {
+    RequantProcess::Options o;
+    o.model = m_model;
+    o.tokenizer = m_tokenizer;
+    m_process->start(o);
+    m_status->setText(tr("Starting the error preview (loads the model and runs the float batch)…"));
+  }
+  sendSetting();
+}
+
+void QuantPanel::setCurrentLayer(int layer) {
+  // Only when a layer is being edited: the global scope stays global while browsing the tree.
+  if (currentScopeLayer() < 0 || layer < 0 || layer >= m_layers) return;
+  m_scope->setCurrentIndex(m_scope->findData(layer));
+}
+
+int QuantPanel::currentScopeLayer() const { return m_scope->currentData().isValid() ? m_scope->currentData().toInt() : -1; }
+
+QSlider* QuantPanel::bitsSlider(char which) const {
+  return which == 'W' ? m_wSlider : which == 'A' ? m_aSlider : m_hSlider;
+}
+
+void QuantPanel::onSliderMoved(char which, int position) {
+  if (m_updating) return;
+  const int bits = bitsOf(position);
+  const int layer = currentScopeLayer();
+  if (layer < 0) {
+    (which == 'W' ? m_w : which == 'A' ? m_a : m_h) = bits;
+  } else {
+    LayerBits& o = m_overrides[layer];
+    (which == 'W' ? o.w : which == 'A' ? o.a : o.h) = bits;
+  }
+  updateLabels();
+  activate();  // starts the worker on first use, and sends the setting
+}
+
+void QuantPanel::onScopeChanged() {
+  const int layer = currentScopeLayer();
+  const auto it = m_overrides.find(layer);
+  const LayerBits o = it == m_overrides.end() ? LayerBits{} : it->second;
+  m_updating = true;
+  m_wSlider->setValue(positionOf(o.w ? o.w : m_w));
+  m_aSlider->setValue(positionOf(o.a ? o.a : m_a));
+  m_hSlider->setValue(positionOf(o.h ? o.h : m_h));
+  m_updating = false;
+  m_clearLayer->setVisible(layer >= 0);
+  m_clearLayer->setEnabled(it != m_overrides.end());
+  updateLabels();
+}
+
+void QuantPanel::updateLabels() {
+  const int layer = currentScopeLayer();
+  const auto it = m_overrides.find(layer);
+  const LayerBits o = it == m_overrides.end() ? LayerBits{} : it->second;
+  const auto text = [](int bits, bool overridden) {
+    const QString v = bits >= 16 ? QStringLiteral("16 (float)") : QString::number(bits);
+    return overridden ? v + QLatin1Char('*') : v;
+  };
+  m_wValue->setText(text(bitsOf(m_wSlider->value()), o.w != 0));
+  m_aValue->setText(text(bitsOf(m_aSlider->value()), o.a != 0));
+  m_hValue->setText(text(bitsOf(m_hSlider->value()), o.h != 0));
+  m_clearLayer->setEnabled(it != m_overrides.end());
+}
+
+QJsonObject QuantPanel::setting() const {
+  QJsonObject layers;
+  for (const auto& [layer, o] : m_overrides) {
+    QJsonObject l;
+    if (o.w) l.insert(QStringLiteral("wbits"), o.w);
+    if (o.a) l.insert(QStringLiteral("abits"), o.a);
+    if (o.h) l.insert(QStringLiteral("hbits"), o.h);
+    if (!l.isEmpty()) layers.insert(QString::number(layer), l);
+  }
+  return QJsonObject{{QStringLiteral("wbits"), m_w},
+                     {QStringLiteral("abits"), m_a},
+                     {QStringLiteral("hbits"), m_h},
+                     {QStringLiteral("granularity"), m_granularity->currentData().toString()},
+                     {QStringLiteral("symmetric"), m_symmetric->isChecked()},
+                     {QStringLiteral("state_method"), m_stateMethod->currentData().toString()},
+                     {QStringLiteral("act_scale"), m_actScale->currentData().toString()},
+                     {QStringLiteral("act_granularity"), m_actGranularity->currentData().toString()},
+                     {QStringLiteral("token_detail"), true},
+                     {QStringLiteral("layers"), layers}};
+}
+
+void QuantPanel::sendSetting() {
+  if (m_model.isEmpty() || !m_process->isRunning()) return;
+  m_process->request(setting());
+}
+
+}  // namespace ms::app

@@ -1,0 +1,232 @@
+// The Quantization dock and the Error view, driven as a user drives them, on the demo Mamba-1:
+//   - the preview starts with the Error view and delivers a snapshot of the dock's setting;
+//   - fewer weight bits (the W slider moved to 2) lower every weight's SQNR and raise the KL;
+//   - a layer override (Scope: layer 3, H slider to 4) lowers that layer's state SQNR and leaves
+//     every point upstream of it (layers 0-2, layers.3.in_proj.input) exactly as it was;
+//   - latest wins: a burst of slider moves ends on the newest request, and the delivered
+//     snapshots' ids only increase;
+//   - the snapshot built from a reply lines its token KL up with the tokens they predict;
+//   - under a real GL context, a click on a token in the text strip selects it (the bars then show
+//     each point's SQNR at that token); File › Export View saves that picture;
+//   - `mambascope MODEL --view error --screenshot F.png` writes a picture with the bars and the
+//     KL-coloured tokens in it (needs X: xvfb-run).
+// Needs the built CLI (the worker is `mambascope-cli requant-serve`) and the extracted texts.
+#include <QComboBox>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QProcess>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+
+#include "app/imgui_canvas.h"
+#include "app/main_window.h"
+#include "app/quant_panel.h"
+#include "app/requant_process.h"
+
+using namespace ms;
+using namespace ms::app;
+
+namespace {
+const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
+
+using SnapshotPtr = std::shared_ptr<const views::error::Snapshot>;
+
+// Waits until the panel shows the answer to its newest request.
+SnapshotPtr waitForLatest(QuantPanel* panel, int timeoutMs = 120000) {
+  QElapsedTimer t;
+  t.start();
+  while (t.elapsed() < timeoutMs) {
+    const SnapshotPtr& s = panel->snapshot();
+    if (s && s->id == panel->process()->latestRequest()) return s;
+    QTest::qWait(20);
+  }
+  return nullptr;
+}
+
+const views::error::PointRow* find(const std::vector<views::error::PointRow>& rows, const std::string& name) {
+  for (const auto& r : rows)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+}  // namespace
+
+class TestErrorGui : public QObject {
+  Q_OBJECT
+
+ private Q_SLOTS:
+  void initTestCase() {
+    qputenv("MAMBASCOPE_CLI", MAMBASCOPE_CLI);
+    qputenv("MAMBASCOPE_DATA_DIR", MAMBASCOPE_SOURCE_DIR "/resources");
+    qRegisterMetaType<SnapshotPtr>();
+  }
+
+  void slidersUpdateTheErrorView() {
+    MainWindow window(MainWindow::Options{false, QStringLiteral("error")});
+    QuantPanel* panel = window.quantPanel();
+    QSignalSpy opened(&window, &MainWindow::modelOpened);
+    window.openModel(kDemo);
+    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+    QVERIFY(panel->process()->isRunning());  // the Error view asked for the preview
+    const SnapshotPtr first = waitForLatest(panel);
+    QVERIFY2(first, "no reply from requant-serve");
+    QCOMPARE(panel->setting().value(QStringLiteral("wbits")).toInt(), 4);  // the dock's first look
+    QCOMPARE(first->layers.size(), size_t(6));
+    QCOMPARE(first->points.size(), size_t(6 * 5));
+    QCOMPARE(first->weights.size(), size_t(6 * 4));
+    QCOMPARE(first->pieces.size(), size_t(2 * 128));
+    QCOMPARE(first->token_sqnr.size(), size_t(30 * 256));
+    QVERIFY(first->kl_mean > 0);
+
+    // Fewer weight bits: every weight's SQNR falls (about 6 dB a bit) and the output drifts further.
+    panel->bitsSlider('W')->setValue(2);
+    const SnapshotPtr w2 = waitForLatest(panel);
+    QVERIFY(w2);
+    QCOMPARE(w2->weights.size(), first->weights.size());
+    for (size_t i = 0; i < w2->weights.size(); ++i)
+      QVERIFY2(w2->weights[i].sqnr_db < first->weights[i].sqnr_db - 6.0, w2->weights[i].name.c_str());
+    QVERIFY(w2->kl_mean > first->kl_mean);
+
+    // A state override on layer 3 alone.
+    panel->scopeBox()->setCurrentIndex(panel->scopeBox()->findData(3));
+    QCOMPARE(QuantPanel::bitsOf(panel->bitsSlider('H')->value()), 8);  // the global value, not overridden yet
+    panel->bitsSlider('H')->setValue(4);
+    const SnapshotPtr h4 = waitForLatest(panel);
+    QVERIFY(h4);
+    QCOMPARE(panel->setting().value(QStringLiteral("layers")).toObject().value(QStringLiteral("3")).toObject().value(QStringLiteral("hbits")).toInt(), 4);
+    QVERIFY(find(h4->points, "layers.3.ssm.state")->sqnr_db < find(w2->points, "layers.3.ssm.state")->sqnr_db);
+    for (size_t i = 0; i < h4->points.size(); ++i) {
+      const auto& p = h4->points[i];
+      if (p.layer < 3 || p.name == "layers.3.in_proj.input") QCOMPARE(p.mse, w2->points[i].mse);
+    }
+
+    // A burst of moves of the global A slider: only increasing ids are delivered, the last wins.
+    panel->scopeBox()->setCurrentIndex(panel->scopeBox()->findData(-1));
+    QCOMPARE(QuantPanel::bitsOf(panel->bitsSlider('H')->value()), 8);  // the global H again
+    QSignalSpy delivered(panel, &QuantPanel::snapshotChanged);
+    for (int v : {8, 7, 6, 5, 3}) panel->bitsSlider('A')->setValue(v);
+    const SnapshotPtr last = waitForLatest(panel);
+    QVERIFY(last);
+    QVERIFY(last->setting.find("A3") != std::string::npos);
+    int64_t previous = h4->id;
+    for (const QList<QVariant>& args : delivered) {
+      const SnapshotPtr s = args.at(0).value<SnapshotPtr>();
+      QVERIFY(s->id > previous);
+      previous = s->id;
+    }
+    QCOMPARE(previous, panel->process()->latestRequest());
+  }
+
+  // A result line turned into the view's snapshot: KL value k of window w predicts token k+1 of
+  // that window; the first token of each window has none; per-layer worst values are the minima.
+  void snapshotFromAReply() {
+    RequantBatch b;
+    b.windows = 2;
+    b.windowLength = 3;
+    b.layers = 1;
+    b.pieces = {"a", "b", "c", "d", "e", "f"};
+    b.device = "cpu";
+    const QJsonObject reply{
+        {"type", "result"},
+        {"id", 7},
+        {"ms", 12.4},
+        {"end_to_end", QJsonObject{{"kl_mean", 0.25}, {"top1_agreement", 0.5}}},
+        {"points", QJsonArray{QJsonObject{{"point", "layers.0.in_proj.input"}, {"sqnr_db", 30.0}},
+                              QJsonObject{{"point", "layers.0.ssm.state"}, {"sqnr_db", 12.0}},
+                              QJsonObject{{"point", "layers.0.out_proj.input"}, {"sqnr_db", QJsonValue()}}}},
+        {"weights", QJsonArray{}},
+        {"kl", QJsonArray{0.1, 0.2, 0.3, 0.4}}};
+    const SnapshotPtr s = RequantProcess::snapshotFrom(b, reply, "W16", 40.0);
+    QCOMPARE(s->id, int64_t(7));
+    QCOMPARE(s->token_kl.size(), size_t(6));
+    QVERIFY(std::isnan(s->token_kl[0]) && std::isnan(s->token_kl[3]));
+    QCOMPARE(s->token_kl[1], 0.1f);
+    QCOMPARE(s->token_kl[2], 0.2f);
+    QCOMPARE(s->token_kl[4], 0.3f);
+    QCOMPARE(s->token_kl[5], 0.4f);
+    QCOMPARE(s->layers[0].worst_point_db, 12.0);
+    QCOMPARE(s->layers[0].worst_point, std::string("layers.0.ssm.state"));
+    QVERIFY(std::isinf(s->layers[0].worst_weight_db));  // weights float
+    QVERIFY(std::isinf(s->points[2].sqnr_db));          // null: exact
+    QVERIFY(s->points[1].state);
+    QCOMPARE(QString::fromStdString(s->status), QStringLiteral("2 × 3 tokens on cpu  ·  refreshed in 40 ms (model 12 ms)"));
+  }
+
+  void clickATokenShowsItsErrors() {
+    if (qEnvironmentVariableIsEmpty("DISPLAY") || QGuiApplication::platformName() == QLatin1String("offscreen"))
+      QSKIP("no DISPLAY: the GL canvas needs X (run the tests under xvfb-run -a -s '-screen 0 1600x1000x24')");
+    MainWindow window(MainWindow::Options{false, QStringLiteral("error")});
+    window.resize(1400, 900);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QSignalSpy opened(&window, &MainWindow::modelOpened);
+    window.openModel(kDemo);
+    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+    QVERIFY(waitForLatest(window.quantPanel()));
+    ImGuiCanvas* canvas = window.canvas();
+    canvas->renderNow(3);
+    QCOMPARE(window.errorState().selected_token, -1);
+    // The text strip fills the bottom of the canvas with lines packed with tokens: a click a
+    // little above the bottom, left of the legend, lands on one (tried at a few heights, as a
+    // click can fall in the 1-2 px between tokens or lines).
+    for (int dy = 40; dy <= 120 && window.errorState().selected_token < 0; dy += 9) {
+      const QPoint at(canvas->width() / 4, canvas->height() - dy);
+      QMouseEvent move(QEvent::MouseMove, QPointF(at), QPointF(canvas->mapToGlobal(at)), Qt::NoButton, Qt::NoButton,
+                       Qt::NoModifier);
+      QCoreApplication::sendEvent(canvas, &move);
+      canvas->renderNow(2);
+      QTest::mousePress(canvas, Qt::LeftButton, {}, at);
+      canvas->renderNow(2);
+      QTest::mouseRelease(canvas, Qt::LeftButton, {}, at);
+      canvas->renderNow(2);
+    }
+    const int token = window.errorState().selected_token;
+    QVERIFY2(token > 0, "no token selected by the clicks");
+    QVERIFY(token < 256);
+    const QString png = QDir::temp().filePath(QStringLiteral("mambascope-error-token.png"));
+    QCOMPARE(window.exportView(png), QString());
+    QVERIFY(!QImage(png).isNull());
+  }
+
+  void screenshotOfTheErrorView() {
+    if (qEnvironmentVariableIsEmpty("DISPLAY"))
+      QSKIP("no DISPLAY: the GL canvas needs X (run the tests under xvfb-run -a -s '-screen 0 1600x1000x24')");
+    QTemporaryDir dir;
+    const QString out = dir.filePath(QStringLiteral("error.png"));
+    QProcess process;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("xcb"));
+    env.insert(QStringLiteral("MAMBASCOPE_CLI"), QStringLiteral(MAMBASCOPE_CLI));
+    env.insert(QStringLiteral("MAMBASCOPE_DATA_DIR"), QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources"));
+    process.setProcessEnvironment(env);
+    process.start(QCoreApplication::applicationDirPath() + QStringLiteral("/mambascope"),
+                  {kDemo, QStringLiteral("--view"), QStringLiteral("error"), QStringLiteral("--size"), QStringLiteral("1400x900"),
+                   QStringLiteral("--screenshot"), out});
+    QVERIFY(process.waitForFinished(180000));
+    QVERIFY2(process.exitCode() == 0, process.readAllStandardError().constData());
+    QImage image(out);
+    QVERIFY(!image.isNull());
+    QCOMPARE(image.size(), QSize(1400, 900));
+    // Non-trivial: teal bars (Palette::activation) and blue weight bars, and token backgrounds
+    // in many viridis shades (KL varies from token to token).
+    int teal = 0, blue = 0;
+    QSet<QRgb> colours;
+    for (int y = 0; y < image.height(); ++y)
+      for (int x = image.width() / 3; x < image.width(); ++x) {
+        const QColor c = image.pixelColor(x, y);
+        colours.insert(c.rgb());
+        if (std::abs(c.red() - 0x2F) < 16 && std::abs(c.green() - 0xA5) < 16 && std::abs(c.blue() - 0x9A) < 16) ++teal;
+        if (std::abs(c.red() - 0x4C) < 16 && std::abs(c.green() - 0x82) < 16 && std::abs(c.blue() - 0xE0) < 16) ++blue;
+      }
+    QVERIFY2(teal > 500, qPrintable(QStringLiteral("%1 teal pixels").arg(teal)));
+    QVERIFY2(blue > 500, qPrintable(QStringLiteral("%1 blue pixels").arg(blue)));
+    QVERIFY2(colours.size() > 200, qPrintable(QStringLiteral("%1 colours").arg(colours.size())));
+  }
+};
+
+QTEST_MAIN(TestErrorGui)
+#include "tst_error_gui.moc"
