@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "core/engine/calib_stats.h"
+#include "core/quant/hadamard.h"
 #include "core/util/error.h"
 
 namespace ms {
@@ -29,11 +30,44 @@ PointFakeQuant::PointFakeQuant(ActQuantSpec act, StateQuantSpec state, std::set<
   }
 }
 
-bool PointFakeQuant::quantizes(const QuantPoint& point) const { return points_.count(point) > 0; }
+at::Tensor FakeQuant::gate(int, const at::Tensor& z) const { return at::silu(z); }
+
+void PointFakeQuant::set_runtime_transforms(const std::vector<RuntimeTransform>& runtime) {
+  for (const RuntimeTransform& t : runtime) {
+    const std::optional<QuantPoint> p = QuantPoint::parse(t.point);
+    if (!p || p->site != Site::Input)
+      throw UsageError("run-time transform '" + t.kind + "' at '" + t.point + "': not a Linear input");
+    if (t.kind == "s_silu") {
+      if (p->module != Module::OutProj || !t.param.defined() || t.param.dim() != 1)
+        throw UsageError("run-time transform s_silu at '" + t.point + "': needs out_proj's input and s [E]");
+      gate_scales_[p->layer] = t.param.to(at::kCPU, at::kFloat);
+    } else if (t.kind == "online_hadamard") {
+      if (!static_absmax_.empty())
+        throw UsageError("static activation scales with an online rotation at '" + t.point +
+                         "' are not supported (the calibrated absmax is of the unrotated values): "
+                         "use --act-scale dynamic");
+      rotated_.insert(*p);
+    } else {
+      throw UsageError("unknown run-time transform '" + t.kind + "' at '" + t.point + "'");
+    }
+  }
+}
+
+at::Tensor PointFakeQuant::gate(int layer, const at::Tensor& z) const {
+  auto it = gate_scales_.find(layer);
+  if (it == gate_scales_.end()) return at::silu(z);
+  return s_silu(z, it->second.to(z.device()));
+}
+
+bool PointFakeQuant::quantizes(const QuantPoint& point) const {
+  return points_.count(point) > 0 || rotated_.count(point) > 0;
+}
 
 bool PointFakeQuant::empty() const { return points_.empty(); }
 
-at::Tensor PointFakeQuant::quantize_activation(const QuantPoint& point, const at::Tensor& x) const {
+at::Tensor PointFakeQuant::quantize_activation(const QuantPoint& point, const at::Tensor& x_in) const {
+  const at::Tensor x = rotated_.count(point) ? hadamard_rotate(x_in) : x_in;
+  if (!points_.count(point)) return x;
   auto it = static_absmax_.find(point);
   const double absmax = it == static_absmax_.end() ? 0.0 : it->second;
   return act_fake_quant(x, act_, absmax).to(x.scalar_type());

@@ -8,20 +8,28 @@
 //              sees the quantized states.
 // With no FakeQuant, or one that quantizes nothing, a forward runs exactly the float path.
 //
+// Run-time transforms (smooth-fused, METHODS.md section 3) ride on the same hook: `gate` computes
+// Mamba-1's gate of out_proj's input (y · gate(z); SiLU unless a layer's gate is smoothed, then
+// S-SiLU(z, s) = z·σ(s·z)), and an online rotation of a Linear input happens in
+// quantize_activation, before the rounding (so the rounding sees the rotated values, as a runtime
+// would). They apply at every layer they name, whatever points are quantized.
+//
 // PointFakeQuant is the concrete one: one activation spec and one state spec (core/quant/), on a
 // chosen set of points (all, one layer, one point: what `eval` and `sweep` need), static
-// activation scales from calibration statistics.
+// activation scales from calibration statistics, and optionally smooth-fused's run-time parts.
 #pragma once
 
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
 #include "core/model/quant_point.h"
 #include "core/quant/act_quant.h"
 #include "core/quant/dsq.h"
+#include "core/quant/smooth_fused.h"
 
 namespace ms {
 
@@ -35,6 +43,8 @@ class FakeQuant {
   virtual at::Tensor quantize_activation(const QuantPoint& point, const at::Tensor& x) const = 0;
   // state fp32 [B, E, N] (Mamba-1) or [B, H, P, N] (Mamba-2), one token's -> the same.
   virtual at::Tensor quantize_state(const QuantPoint& point, const at::Tensor& state) const = 0;
+  // z [B, T, E] in the compute dtype -> the gate SiLU(z) (the default), same shape and dtype.
+  virtual at::Tensor gate(int layer, const at::Tensor& z) const;
 };
 
 class PointFakeQuant : public FakeQuant {
@@ -48,14 +58,23 @@ class PointFakeQuant : public FakeQuant {
   bool quantizes(const QuantPoint& point) const override;
   at::Tensor quantize_activation(const QuantPoint& point, const at::Tensor& x) const override;
   at::Tensor quantize_state(const QuantPoint& point, const at::Tensor& state) const override;
+  at::Tensor gate(int layer, const at::Tensor& z) const override;
 
-  bool empty() const;  // quantizes no point at all
+  // smooth-fused's run-time parts (PipelineResult::runtime): "s_silu" at `layers.i.out_proj.input`
+  // (param s [E]) and "online_hadamard" at a Linear input (y -> y H/√n). UsageError on another kind
+  // or point. Static activation scales and rotations do not mix (the calibrated absmax is of the
+  // unrotated values): UsageError.
+  void set_runtime_transforms(const std::vector<RuntimeTransform>& runtime);
+
+  bool empty() const;  // quantizes no point at all (run-time transforms aside)
 
  private:
   ActQuantSpec act_;
   StateQuantSpec state_;
   std::set<QuantPoint> points_;
   std::map<QuantPoint, double> static_absmax_;
+  std::map<int, at::Tensor> gate_scales_;  // layer -> S-SiLU's s [E] fp32, CPU
+  std::set<QuantPoint> rotated_;           // inputs rotated online
 };
 
 }  // namespace ms

@@ -265,7 +265,9 @@ at::Tensor MambaModel::mamba1_block(int64_t i, const at::Tensor& h_in, Recurrent
                               Cm.to(at::kFloat), w.D, st->ssm[static_cast<size_t>(i)],
                               want_states ? &states : nullptr);  // [B, T, E] fp32
   if (want_states) obs->collect({int(i), Module::Ssm, Site::State}, states);  // [B, T, E, N]
-  y = linear_input(fq, i, Module::OutProj, y * at::silu(z).to(at::kFloat));
+  // The gate is the hook's when there is one: smooth-fused's S-SiLU runs there (fake_quant.h).
+  const at::Tensor gate = fq ? fq->gate(int(i), z) : at::silu(z);
+  y = linear_input(fq, i, Module::OutProj, y * gate.to(at::kFloat));
   observe(obs, i, Module::OutProj, Site::Input, y);                     // [B, T, E]
   return at::linear(y.to(options_.dtype), w.out_proj, w.out_proj_bias);  // [B, T, d]
 }
