@@ -1,8 +1,12 @@
 // `eval MODEL --scheme mambascope.json --file F`: the float model vs the same model under the scheme
-// (RTN weights, activation bits at every Linear input, state bits inside the recurrence), on the
-// same windows of F (the perplexity protocol): end-to-end perplexity of both, Δ perplexity, KL of
+// (its method chain as quantize ran it: transforms, then RTN, GPTQ or ggml rounding, giving the
+// very weights `quantize --format hf` exports; activation bits at every Linear input; state bits
+// inside the recurrence; smooth-fused's S-SiLU and online Hadamard at run time), on the same
+// windows of F (the perplexity protocol): end-to-end perplexity of both, Δ perplexity, KL of
 // next-token distributions (mean, p50, p90, p99, max) and top-1 agreement; per quant point MSE,
-// SQNR, cosine and max error for weights, activations and states (core/quant/metrics.h).
+// SQNR, cosine and max error for weights, activations and states (core/quant/metrics.h). With
+// transforms, activations and states are compared with the transformed float model's (the same
+// coordinates); the end-to-end numbers always with the original model.
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -41,51 +45,42 @@ Runner register_eval(CLI::App& app) {
               "distributions, top-1 agreement, and per-point MSE/SQNR/cosine/max error of weights, "
               "activations and states");
   struct Args {
-    std::string model, file;
-    int64_t ctx = 2048, stride = 0, max_tokens = 0;
+    EvalArgs e;
     bool no_points = false;
-    SchemeArgs s;
-    CommonOptions o;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("MODEL", a->model, "Model directory (the float model)")->required();
-  cmd->add_option("--file", a->file, "UTF-8 text file, used byte for byte")->required();
-  add_scheme_options(cmd, a->s);
-  cmd->add_option("--ctx", a->ctx, "Window length in tokens (state reset per window)")
-      ->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 24));
-  cmd->add_option("--stride", a->stride, "Tokens between window starts (default: --ctx)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
-  cmd->add_option("--max-tokens", a->max_tokens, "Use only the first N tokens of the text (0: all)")
-      ->check(CLI::NonNegativeNumber);
+  add_eval_options(cmd, a->e);
   cmd->add_flag("--no-point-metrics", a->no_points,
                 "Skip per-point activation/state errors (they keep one window's activations in memory)");
-  add_engine_options(cmd, a->o);
-  add_tokenizer_options(cmd, a->o);
   return [a] {
-    const Scheme scheme = resolve_scheme(a->s);
-    const std::optional<CalibStats> stats = scheme_statistics(scheme, a->s);
-    LoadedModel m = load_model(a->model, a->o);
-    Tokenizer tok = load_tokenizer(m.checkpoint, a->o);
-    std::vector<int32_t> ids = encode(tok, read_text_file(a->file), a->o);
-    if (a->max_tokens > 0 && int64_t(ids.size()) > a->max_tokens) ids.resize(size_t(a->max_tokens));
-
-    const SchemeWeights w = scheme_weights_of(m.checkpoint, scheme);
-    std::vector<size_t> all(w.quantized.size());
-    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-    std::unique_ptr<MambaModel> qmodel;
-    if (!all.empty()) qmodel = load_with(w, all, m.model->options());
-    const std::vector<QuantPoint> points = activation_points(m.model->config());
-    PointFakeQuant fq(scheme.act, scheme.state, std::set<QuantPoint>(points.begin(), points.end()),
-                      stats ? &*stats : nullptr);
+    const EvalInputs in = load_eval_inputs(a->e);
+    const Scheme& scheme = in.scheme;
+    const SchemeWeights& w = in.weights;
+    const MambaModel& fmodel = *in.model.model;
+    const std::vector<int32_t>& ids = in.ids;
+    // The quantized side: every tensor as the export stores it, or the transformed float weights.
+    std::unique_ptr<MambaModel> qmodel, tmodel;
+    if (w.stored) qmodel = MambaModel::load(*w.stored, fmodel.options());
+    else if (w.transformed) qmodel = MambaModel::load(w.base, fmodel.options());
+    const std::vector<QuantPoint> points = activation_points(fmodel.config());
+    const std::unique_ptr<PointFakeQuant> fq =
+        scheme_fake_quant(in, std::set<QuantPoint>(points.begin(), points.end()));
+    PointFakeQuant runtime_only(ActQuantSpec{}, StateQuantSpec{}, {});
+    runtime_only.set_runtime_transforms(w.runtime);
 
     QuantEvalOptions eo;
-    eo.ctx = a->ctx;
-    eo.stride = a->stride;
+    eo.ctx = a->e.ctx;
+    eo.stride = a->e.stride;
     eo.point_metrics = !a->no_points;
-    const QuantEvalResult r = evaluate_quantized(*m.model, qmodel ? *qmodel : *m.model, &fq, ids, eo,
+    if (w.transformed && eo.point_metrics) {
+      tmodel = MambaModel::load(w.base, fmodel.options());
+      eo.point_reference = tmodel.get();
+      eo.point_reference_fake_quant = &runtime_only;
+    }
+    const QuantEvalResult r = evaluate_quantized(fmodel, qmodel ? *qmodel : fmodel, fq.get(), ids, eo,
                                                  progress_reporter("eval"));
     const EndToEndMetrics& e = r.end_to_end;
-    if (a->o.json) {
+    if (a->e.o.json) {
       json weights = json::array(), acts = json::array();
       for (const WeightError& we : w.errors) {
         ErrorStats es{0, we.mse, we.sqnr_db, we.cosine, we.max_abs};
@@ -94,15 +89,19 @@ Runner register_eval(CLI::App& app) {
         weights.push_back(error_json(we.key, es));
       }
       for (const PointError& p : r.points) acts.push_back(error_json(p.point, p.error));
-      json j{{"model", a->model},
-             {"file", a->file},
+      json runtime = json::array();
+      for (const RuntimeTransform& t : w.runtime) runtime.push_back({{"kind", t.kind}, {"point", t.point}});
+      json j{{"model", a->e.model},
+             {"file", a->e.file},
              {"scheme", scheme.to_json()},
              {"scheme_text", scheme.describe()},
-             {"ctx", a->ctx},
-             {"stride", a->stride > 0 ? a->stride : a->ctx},
+             {"ctx", a->e.ctx},
+             {"stride", a->e.stride > 0 ? a->e.stride : a->e.ctx},
              {"text_tokens", ids.size()},
-             {"device", describe_device(m.model->options().device)},
-             {"dtype", std::string(dtype_label(m.model->options().dtype))},
+             {"transformed", w.transformed},
+             {"runtime_transforms", runtime},
+             {"device", describe_device(fmodel.options().device)},
+             {"dtype", std::string(dtype_label(fmodel.options().dtype))},
              {"end_to_end", end_to_end_json(e)},
              {"weights", weights},
              {"points", acts}};
@@ -111,7 +110,7 @@ Runner register_eval(CLI::App& app) {
     }
     std::printf("scheme: %s\n", scheme.describe().c_str());
     std::printf("tokens: %lld predicted in %lld window(s) of %lld\n", (long long)e.tokens,
-                (long long)e.windows, (long long)a->ctx);
+                (long long)e.windows, (long long)a->e.ctx);
     std::printf("perplexity: float %.6f, quantized %.6f, delta %+.6f\n", e.ppl_float, e.ppl_quant,
                 e.delta_ppl);
     std::printf("KL(float || quantized) per token: mean %.6g, p50 %.6g, p90 %.6g, p99 %.6g, max %.6g\n",

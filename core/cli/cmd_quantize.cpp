@@ -29,6 +29,7 @@
 #include "core/cli/common.h"
 #include "core/cli/quantize_gptq.h"
 #include "core/cli/quantize_transforms.h"
+#include "core/cli/scheme_model.h"
 #include "core/export/disk_space.h"
 #include "core/export/gguf_export.h"
 #include "core/export/packed.h"
@@ -37,7 +38,10 @@
 #include "core/io/atomic_file.h"
 #include "core/io/safetensors.h"
 #include "core/quant/weight_quant.h"
+#include "core/quant/act_quant.h"
+#include "core/quant/dsq.h"
 #include "core/util/error.h"
+#include "core/util/sha256.h"
 
 namespace ms::cli {
 namespace fs = std::filesystem;
@@ -91,6 +95,17 @@ void on_sigint(int) { g_interrupted = 1; }
 
 json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
+// mambascope.json's "calibration": absolute paths (eval runs from anywhere) and each text's SHA-256.
+json calibration_json(std::vector<std::string> files, int64_t tokens, int64_t seq_len) {
+  if (files.empty())
+    if (auto def = shipped_calibration_text()) files.push_back(def->string());
+  json texts = json::array();
+  for (const std::string& f : files)
+    texts.push_back({{"file", fs::absolute(f).lexically_normal().string()},
+                     {"sha256", sha256_hex(read_text_file(f))}});
+  return {{"texts", texts}, {"tokens", tokens}, {"seq_len", seq_len}};
+}
+
 }  // namespace
 
 Runner register_quantize(CLI::App& app) {
@@ -99,6 +114,7 @@ Runner register_quantize(CLI::App& app) {
                   "plain HF checkpoint of dequantized weights, plus mambascope.json and report.json)");
   struct Args {
     std::string model, method, out, format, granularity = "channel", modules, dtype, tokenizer, gguf_type;
+    std::string act_scale = "dynamic", act_granularity = "token", state_method = "dsq", dsq_variant = "abs.mean.sqrt";
     int wbits = 8, abits = 16, hbits = 16;
     bool sym = false, asym = false, weights_only = false, json = false;
     TransformArgs transforms;  // --alpha, --stats, --calib-*, --zero-outliers
@@ -119,6 +135,16 @@ Runner register_quantize(CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(2, 16));
   cmd->add_option("--hbits", a->hbits, "SSM state bits (16: none; not storable in --format hf)")
       ->capture_default_str()->check(CLI::Range(2, 16));
+  cmd->add_option("--act-scale", a->act_scale, "Activation scales: static (calibrated, needs --stats) or "
+                                                "dynamic (recorded for eval and a runtime)")
+      ->capture_default_str()->check(CLI::IsMember({"static", "dynamic"}));
+  cmd->add_option("--act-granularity", a->act_granularity, "Activation scale per tensor or per token")
+      ->capture_default_str()->check(CLI::IsMember({"tensor", "token"}));
+  cmd->add_option("--state-method", a->state_method, "State quantizer: dsq, tensor, channel or state")
+      ->capture_default_str()->check(CLI::IsMember({"dsq", "tensor", "channel", "state"}));
+  cmd->add_option("--dsq-variant", a->dsq_variant, "DSQ's channel scale: abs.max, abs.max.sqrt, abs.mean "
+                                                   "or abs.mean.sqrt (DSQ's own)")
+      ->capture_default_str()->check(CLI::IsMember({"abs.max", "abs.max.sqrt", "abs.mean", "abs.mean.sqrt"}));
   cmd->add_option("--granularity", a->granularity, "tensor, channel (one scale per output row) or "
                                                    "group:G (per G input columns)")
       ->capture_default_str();
@@ -164,6 +190,19 @@ Runner register_quantize(CLI::App& app) {
       dropped.push_back(std::string(flag) + " " + std::to_string(bits) + " (" + what +
                         " quantization, dropped by --weights-only)");
     }
+    // Activation and state quantization as recorded (bits 16 when --weights-only dropped them).
+    ActQuantSpec act;
+    act.bits = a->weights_only ? 16 : a->abits;
+    act.scale = parse_act_scale(a->act_scale);
+    act.granularity = parse_act_granularity(a->act_granularity);
+    act.validate();
+    StateQuantSpec state;
+    state.bits = a->weights_only ? 16 : a->hbits;
+    state.method = parse_state_method(a->state_method);
+    state.variant = parse_dsq_variant(a->dsq_variant);
+    state.validate();
+    if (act.enabled() && act.scale == ActScale::Static && a->transforms.stats.empty())
+      throw UsageError("--act-scale static needs calibration statistics: pass --stats S");
     RtnSpec spec;
     spec.bits = a->wbits;
     spec.symmetric = !a->asym;
@@ -231,18 +270,20 @@ Runner register_quantize(CLI::App& app) {
           errors = write_packed_checkpoint(ck, spec, modules, dtype, tmp, progress);
           format_info = {{"file", "model.safetensors"}};
         } else {
-          QuantizedCheckpoint q;
-          if (gguf_type) {
-            q = ggml_quantize_checkpoint(ck, *gguf_type, modules, dtype, progress);
-          } else if (use_gptq) {
-            const GptqCalibArgs calib{a->transforms.calib_files, a->transforms.calib_tokens,
-                                      a->transforms.calib_seq_len};
-            GptqExport g = gptq_export(ck, spec, modules, dtype, a->gptq, calib, tokenizer, progress);
-            q = std::move(g.checkpoint.quantized);
-            gptq_info = std::move(g.scheme);
-          } else {
-            q = rtn_quantize_checkpoint(ck, spec, modules, dtype, progress);
-          }
+          // The same rounding eval and sweep rerun from mambascope.json (core/cli/scheme_model.h).
+          RoundingArgs rounding;
+          rounding.method = use_gptq ? "gptq" : "rtn";
+          rounding.spec = spec;
+          rounding.modules = modules;
+          rounding.dtype = dtype;
+          rounding.gguf_type = gguf_type;
+          rounding.gptq = a->gptq;
+          rounding.calibration = GptqCalibArgs{a->transforms.calib_files, a->transforms.calib_tokens,
+                                               a->transforms.calib_seq_len};
+          rounding.tokenizer = tokenizer;
+          RoundedCheckpoint rounded = round_checkpoint(ck, rounding, progress);
+          QuantizedCheckpoint q = std::move(rounded.quantized);
+          gptq_info = std::move(rounded.gptq);
           // Weights, in HF names.
           std::vector<TensorToWrite> files;
           for (auto& [key, t] : q.tensors) {
@@ -284,8 +325,14 @@ Runner register_quantize(CLI::App& app) {
             {"rounding", "half-to-even"},
             {"modules", mods},
             {"kept_float", {"conv1d", "norms", "A_log", "D", "dt biases", "embedding", "lm_head"}}}},
-          {"activations", {{"bits", a->weights_only ? 16 : a->abits}}},
-          {"state", {{"bits", a->weights_only ? 16 : a->hbits}}},
+          {"activations", {{"bits", act.bits},
+                           {"scale", act_scale_name(act.scale)},
+                           {"granularity", act_granularity_name(act.granularity)}}},
+          {"state", {{"bits", state.bits},
+                     {"method", state_method_name(state.method)},
+                     {"dsq_variant", dsq_variant_name(state.variant)}}},
+          // Whether smooth-fused's run-time parts are in the scheme (packed) or were left out.
+          {"runtime_transforms", a->format == "packed"},
           {"dropped", dropped},
           {"statistics", nullptr},
           {"dtype", a->dtype.empty() ? "source" : a->dtype},
@@ -351,6 +398,13 @@ Runner register_quantize(CLI::App& app) {
       if (format_info.contains("tensor_types")) report["tensor_types"] = format_info["tensor_types"];
       if (use_gptq) report["gptq"] = gptq_info["weights"];
       record_transforms(transformed, tmp, scheme);
+      if (scheme["statistics"].is_null() && !a->transforms.stats.empty())
+        scheme["statistics"] = {{"file", fs::absolute(a->transforms.stats).lexically_normal().string()}};
+      // The text the transforms' statistics and GPTQ's Hessians came from, for eval to rerun them.
+      const bool collected = transformed.statistics.is_object() && transformed.statistics.contains("collected");
+      scheme["calibration"] = collected || use_gptq
+          ? calibration_json(a->transforms.calib_files, a->transforms.calib_tokens, a->transforms.calib_seq_len)
+          : json(nullptr);
       write_file_atomic(tmp / "mambascope.json", scheme.dump(2) + "\n");
       write_file_atomic(tmp / "report.json", report.dump(2) + "\n");
       write_file_atomic(tmp / "report.html", export_report_html(scheme, report));

@@ -2,7 +2,9 @@
 // layer (all its weights, Linear inputs and state) or one quant point at a time, everything else
 // float, ranked by the damage each does alone: mean KL(float ‖ quantized) of next-token
 // distributions, with Δ perplexity and top-1 agreement beside it. The float run happens once (its
-// logits are kept per window); each unit then costs one quantized forward over the text.
+// logits are kept per window); each unit then costs one quantized forward over the text. A scheme
+// with transforms runs its method chain as quantize does (core/cli/scheme_model.h): "float" is
+// then the transformed model in float, run-time parts (S-SiLU, online Hadamard) at every layer.
 #include <algorithm>
 #include <cstdio>
 #include <set>
@@ -61,40 +63,25 @@ Runner register_sweep(CLI::App& app) {
       "sweep", "Quantize one layer or one quant point at a time (the rest float) and rank them by "
                "damage: mean KL of next-token distributions, delta perplexity, top-1 agreement");
   struct Args {
-    std::string model, file, by = "layer";
-    int64_t ctx = 2048, stride = 0, max_tokens = 0;
-    SchemeArgs s;
-    CommonOptions o;
+    EvalArgs e;
+    std::string by = "layer";
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("MODEL", a->model, "Model directory (the float model)")->required();
-  cmd->add_option("--file", a->file, "UTF-8 text file, used byte for byte")->required();
-  add_scheme_options(cmd, a->s);
+  add_eval_options(cmd, a->e);
   cmd->add_option("--by", a->by, "layer (all of a layer's points at once) or point")
       ->capture_default_str()->check(CLI::IsMember({"layer", "point"}));
-  cmd->add_option("--ctx", a->ctx, "Window length in tokens (state reset per window)")
-      ->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 24));
-  cmd->add_option("--stride", a->stride, "Tokens between window starts (default: --ctx)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
-  cmd->add_option("--max-tokens", a->max_tokens, "Use only the first N tokens of the text (0: all)")
-      ->check(CLI::NonNegativeNumber);
-  add_engine_options(cmd, a->o);
-  add_tokenizer_options(cmd, a->o);
   return [a] {
-    const Scheme scheme = resolve_scheme(a->s);
-    const std::optional<CalibStats> stats = scheme_statistics(scheme, a->s);
-    LoadedModel m = load_model(a->model, a->o);
-    Tokenizer tok = load_tokenizer(m.checkpoint, a->o);
-    std::vector<int32_t> ids = encode(tok, read_text_file(a->file), a->o);
-    if (a->max_tokens > 0 && int64_t(ids.size()) > a->max_tokens) ids.resize(size_t(a->max_tokens));
-    const SchemeWeights w = scheme_weights_of(m.checkpoint, scheme);
-    std::vector<Unit> units = make_units(a->by, m.model->config(), scheme, w);
+    const EvalInputs in = load_eval_inputs(a->e);
+    const Scheme& scheme = in.scheme;
+    const SchemeWeights& w = in.weights;
+    const MambaModel& fmodel = *in.model.model;
+    std::vector<Unit> units = make_units(a->by, fmodel.config(), scheme, w);
     if (units.empty())
       throw UsageError("the scheme quantizes nothing (" + scheme.describe() + "): nothing to sweep");
 
     QuantEvalOptions eo;
-    eo.ctx = a->ctx;
-    eo.stride = a->stride;
+    eo.ctx = a->e.ctx;
+    eo.stride = a->e.stride;
     eo.point_metrics = false;
     std::vector<at::Tensor> float_logits;
     ProgressFn bar = progress_reporter("sweep");
@@ -102,9 +89,9 @@ Runner register_sweep(CLI::App& app) {
     for (int64_t k = 0; k < total; ++k) {
       Unit& u = units[size_t(k)];
       std::unique_ptr<MambaModel> qmodel;
-      if (!u.weights.empty()) qmodel = load_with(w, u.weights, m.model->options());
-      PointFakeQuant fq(scheme.act, scheme.state, u.points, stats ? &*stats : nullptr);
-      u.metrics = evaluate_quantized(*m.model, qmodel ? *qmodel : *m.model, &fq, ids, eo, {},
+      if (!u.weights.empty() || w.transformed) qmodel = load_with(w, u.weights, fmodel.options());
+      const std::unique_ptr<PointFakeQuant> fq = scheme_fake_quant(in, u.points);
+      u.metrics = evaluate_quantized(fmodel, qmodel ? *qmodel : fmodel, fq.get(), in.ids, eo, {},
                                      &float_logits).end_to_end;
       if (!bar(k + 1, total)) throw Cancelled();
     }
@@ -113,7 +100,7 @@ Runner register_sweep(CLI::App& app) {
       return x.metrics.kl_mean > y.metrics.kl_mean;
     });
     const EndToEndMetrics& any = units.front().metrics;
-    if (a->o.json) {
+    if (a->e.o.json) {
       json rows = json::array();
       for (size_t r = 0; r < units.size(); ++r) {
         json row = end_to_end_json(units[r].metrics);
@@ -121,9 +108,9 @@ Runner register_sweep(CLI::App& app) {
         row["unit"] = units[r].name;
         rows.push_back(row);
       }
-      json j{{"model", a->model},         {"file", a->file},
+      json j{{"model", a->e.model},         {"file", a->e.file},
              {"scheme", scheme.to_json()}, {"scheme_text", scheme.describe()},
-             {"by", a->by},               {"ctx", a->ctx},
+             {"by", a->by},               {"ctx", a->e.ctx},
              {"tokens", any.tokens},      {"perplexity_float", any.ppl_float},
              {"ranked_by", "kl_mean"},    {"units", rows}};
       std::printf("%s\n", j.dump(2).c_str());

@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "core/cli/scheme_model.h"
 #include "core/quant/weight_quant.h"
 #include "core/util/error.h"
 
@@ -56,12 +57,60 @@ std::optional<CalibStats> scheme_statistics(const Scheme& s, const SchemeArgs&) 
   return CalibStats::load(s.statistics);
 }
 
-SchemeWeights scheme_weights_of(const Checkpoint& ck, const Scheme& scheme) {
-  SchemeWeights w{WeightSet::from_checkpoint(ck, at::kFloat), {}, {}};
-  w.quantized = scheme_weights(w.base, scheme);
-  for (const QuantizedWeight& q : w.quantized)
-    w.errors.push_back(weight_error(q.key, *w.base.find(q.key), q.value));
+SchemeWeights scheme_weights_of(const Checkpoint& ck, const Scheme& scheme,
+                                const std::optional<std::filesystem::path>& tokenizer) {
+  const std::unique_ptr<SchemeModel> m = scheme_model(ck, scheme, tokenizer);
+  SchemeWeights w{std::move(m->base), {}, {}, std::nullopt,
+                  m->transformed.applied, m->transformed.result.runtime};
+  if (!m->rounded) return w;
+  QuantizedCheckpoint& q = m->rounded->quantized;
+  w.stored = WeightSet{m->checkpoint.config, q.tensors};
+  for (const WeightError& e : q.errors) {
+    const std::optional<QuantPoint> p = QuantPoint::parse(e.key);
+    if (!p) throw UsageError("scheme_weights_of: '" + e.key + "' is not a weight point");
+    w.quantized.push_back({*p, e.key, w.stored->at(e.key).to(at::kFloat)});
+  }
+  w.errors = std::move(q.errors);
   return w;
+}
+
+void add_eval_options(CLI::App* cmd, EvalArgs& a) {
+  cmd->add_option("MODEL", a.model, "Model directory (the float model)")->required();
+  cmd->add_option("--file", a.file, "UTF-8 text file, used byte for byte")->required();
+  add_scheme_options(cmd, a.s);
+  cmd->add_option("--ctx", a.ctx, "Window length in tokens (state reset per window)")
+      ->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 24));
+  cmd->add_option("--stride", a.stride, "Tokens between window starts (default: --ctx)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
+  cmd->add_option("--max-tokens", a.max_tokens, "Use only the first N tokens of the text (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  add_engine_options(cmd, a.o);
+  add_tokenizer_options(cmd, a.o);
+}
+
+EvalInputs load_eval_inputs(const EvalArgs& a) {
+  EvalInputs in;
+  in.scheme = resolve_scheme(a.s);
+  in.stats = scheme_statistics(in.scheme, a.s);
+  if (in.stats && !in.scheme.transforms().empty())
+    throw UsageError("static activation scales with transforms (" + in.scheme.describe() +
+                     ") are not supported: the statistics are of the untransformed model; use "
+                     "--act-scale dynamic");
+  in.model = load_model(a.model, a.o);
+  Tokenizer tok = load_tokenizer(in.model.checkpoint, a.o);
+  in.ids = encode(tok, read_text_file(a.file), a.o);
+  if (a.max_tokens > 0 && int64_t(in.ids.size()) > a.max_tokens) in.ids.resize(size_t(a.max_tokens));
+  const std::optional<std::filesystem::path> tokenizer =
+      a.o.tokenizer.empty() ? std::nullopt : std::optional<std::filesystem::path>(a.o.tokenizer);
+  in.weights = scheme_weights_of(in.model.checkpoint, in.scheme, tokenizer);
+  return in;
+}
+
+std::unique_ptr<PointFakeQuant> scheme_fake_quant(const EvalInputs& in, const std::set<QuantPoint>& points) {
+  auto fq = std::make_unique<PointFakeQuant>(in.scheme.act, in.scheme.state, points,
+                                             in.stats ? &*in.stats : nullptr);
+  fq->set_runtime_transforms(in.weights.runtime);
+  return fq;
 }
 
 std::unique_ptr<MambaModel> load_with(const SchemeWeights& w, const std::vector<size_t>& which,

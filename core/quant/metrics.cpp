@@ -119,12 +119,14 @@ QuantEvalResult evaluate_quantized(const MambaModel& reference, const MambaModel
     RecordObserver rec;
     at::Tensor lf;
     const bool cached = reference_logits && window < reference_logits->size();
-    if (cached && !o.point_metrics) {
+    const bool separate = o.point_metrics && o.point_reference;
+    if (cached && (!o.point_metrics || separate)) {
       lf = (*reference_logits)[window];
     } else {
-      lf = reference.forward(w, nullptr, o.point_metrics ? &rec : nullptr).squeeze(0);  // [len, V]
+      lf = reference.forward(w, nullptr, o.point_metrics && !separate ? &rec : nullptr).squeeze(0);  // [len, V]
       if (reference_logits && !cached) reference_logits->push_back(lf);
     }
+    if (separate) o.point_reference->forward(w, nullptr, &rec, o.point_reference_fake_quant);
     CompareObserver cmp(rec.values, acc);
     at::Tensor lq = quantized.forward(w, nullptr, o.point_metrics ? &cmp : nullptr, fq).squeeze(0);
     rec.values.clear();

@@ -72,6 +72,11 @@ struct QuantEvalResult {
 struct QuantEvalOptions {
   int64_t ctx = 2048, stride = 0;  // stride 0: ctx
   bool point_metrics = true;       // costs one window's activations (and states) kept in memory
+  // Point metrics against this model run with this hook instead of `reference` (logits still come
+  // from `reference`): a transformed float model, whose activations live in the quantized model's
+  // coordinates (rotated, smoothed) where the original's do not. Costs one more forward a window.
+  const MambaModel* point_reference = nullptr;
+  const FakeQuant* point_reference_fake_quant = nullptr;
 };
 
 // Runs `reference` (float) and `quantized` (with `fake_quant`, may be null) over the same windows

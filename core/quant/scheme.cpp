@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/quant/pipeline.h"
 #include "core/quant/weight_quant.h"
 #include "core/util/error.h"
 
@@ -15,12 +16,28 @@ void Scheme::validate() const {
   state.validate();
 }
 
+std::vector<std::string> Scheme::transforms() const {
+  std::vector<std::string> t;
+  for (const std::string& m : methods)
+    if (m != "rtn" && m != "gptq") t.push_back(m);
+  return t;
+}
+
+std::string Scheme::rounding() const {
+  for (const std::string& m : methods)
+    if (m == "rtn" || m == "gptq") return m;
+  return "";
+}
+
 std::string Scheme::describe() const {
   std::string w = "W16";
   if (weights)
     w = "W" + std::to_string(weights->bits) + " " + weights->granularity_str() + " " +
         (weights->symmetric ? "sym" : "asym") + " " + weight_method;
-  return w + ", " + act.describe() + ", " + state.describe();
+  std::string chain;
+  for (const std::string& t : transforms()) chain += (chain.empty() ? "" : ",") + t;
+  if (!chain.empty()) chain = chain + (runtime_transforms ? "" : " (weights only)") + " then ";
+  return chain + w + ", " + act.describe() + ", " + state.describe();
 }
 
 json Scheme::to_json() const {
@@ -38,7 +55,27 @@ json Scheme::to_json() const {
                     {"group_size", group ? json(weights->group_size) : json(nullptr)},
                     {"symmetric", weights->symmetric},
                     {"modules", mods}};
+    if (weight_method == "gptq")
+      j["weights"]["gptq"] = {{"damp", gptq.damp}, {"block", gptq.block}, {"act_order", gptq.act_order}};
+    if (!gguf_type.empty()) j["weights"]["gguf_type"] = gguf_type;
   }
+  json steps = json::array();
+  if (zero_outliers) steps.push_back({{"method", "zero-outliers"}});
+  if (zero_random_seed) steps.push_back({{"method", "zero-random"}, {"seed", *zero_random_seed}});
+  for (const std::string& t : transforms()) {
+    json step{{"method", t}};
+    if (t == "smoothquant" || t == "smooth-fused") step["alpha"] = alpha;
+    steps.push_back(step);
+  }
+  j["transforms"] = steps;
+  j["runtime_transforms"] = runtime_transforms;
+  json texts = json::array();
+  for (size_t i = 0; i < calibration.files.size(); ++i)
+    texts.push_back({{"file", calibration.files[i]},
+                     {"sha256", i < calibration.sha256.size() ? calibration.sha256[i] : ""}});
+  j["calibration"] = {{"texts", texts}, {"tokens", calibration.tokens}, {"seq_len", calibration.seq_len}};
+  j["dtype"] = dtype.empty() ? "source" : dtype;
+  if (!format.empty()) j["format"] = format;
   j["activations"] = {{"bits", act.bits},
                       {"scale", act_scale_name(act.scale)},
                       {"granularity", act_granularity_name(act.granularity)}};
@@ -61,6 +98,21 @@ struct Reader {
     if (!obj.contains(key) || obj[key].is_null()) return fallback;
     if (!obj[key].is_number_integer()) fail(section + "." + key, "must be an integer");
     return obj[key].get<int>();
+  }
+  int64_t integer64(const json& obj, const std::string& section, const char* key, int64_t fallback) const {
+    if (!obj.contains(key) || obj[key].is_null()) return fallback;
+    if (!obj[key].is_number_integer()) fail(section + "." + key, "must be an integer");
+    return obj[key].get<int64_t>();
+  }
+  double number(const json& obj, const std::string& section, const char* key, double fallback) const {
+    if (!obj.contains(key) || obj[key].is_null()) return fallback;
+    if (!obj[key].is_number()) fail(section + "." + key, "must be a number");
+    return obj[key].get<double>();
+  }
+  bool boolean(const json& obj, const std::string& section, const char* key, bool fallback) const {
+    if (!obj.contains(key) || obj[key].is_null()) return fallback;
+    if (!obj[key].is_boolean()) fail(section + "." + key, "must be true or false");
+    return obj[key].get<bool>();
   }
   std::string text(const json& obj, const std::string& section, const char* key,
                    const std::string& fallback) const {
@@ -86,6 +138,54 @@ auto field(const Reader& r, const std::string& name, F&& f) {
   }
 }
 
+// The method chain's settings: transforms' steps, GPTQ, calibration text, dtype, format.
+void read_chain_settings(const Reader& r, const json& j, Scheme& s) {
+  if (j.contains("transforms") && !j["transforms"].is_null()) {
+    if (!j["transforms"].is_array()) r.fail("transforms", "must be an array of objects");
+    for (const json& step : j["transforms"]) {
+      if (!step.is_object()) r.fail("transforms", "must be an array of objects");
+      const std::string m = r.text(step, "transforms[]", "method", "");
+      if (m == "zero-outliers") s.zero_outliers = true;
+      if (m == "zero-random") {
+        const int64_t seed = r.integer64(step, "transforms[zero-random]", "seed", -1);
+        if (seed < 0) r.fail("transforms[zero-random].seed", "must be a non-negative integer");
+        s.zero_random_seed = uint64_t(seed);
+      }
+      if (step.contains("alpha")) s.alpha = r.number(step, "transforms[" + m + "]", "alpha", 0.5);
+      if (step.contains("dropped") && step["dropped"].is_array() && !step["dropped"].empty())
+        s.runtime_transforms = false;
+    }
+  }
+  s.runtime_transforms = r.boolean(j, "scheme", "runtime_transforms", s.runtime_transforms);
+  if (!(s.alpha >= 0 && s.alpha <= 1)) r.fail("transforms[].alpha", "must lie in [0, 1]");
+  const json& w = r.section(j, "weights");
+  const json& g = r.section(w, "gptq");
+  s.gptq.damp = r.number(g, "weights.gptq", "damp", s.gptq.damp);
+  s.gptq.block = r.integer64(g, "weights.gptq", "block", s.gptq.block);
+  s.gptq.act_order = r.boolean(g, "weights.gptq", "act_order", s.gptq.act_order);
+  if (!(s.gptq.damp >= 0) || s.gptq.block < 1) r.fail("weights.gptq", "needs damp >= 0 and block >= 1");
+  s.gguf_type = r.text(w, "weights", "gguf_type", "");
+  const json& c = r.section(j, "calibration");
+  if (c.contains("texts") && !c["texts"].is_null()) {
+    if (!c["texts"].is_array()) r.fail("calibration.texts", "must be an array of {file, sha256}");
+    for (const json& t : c["texts"]) {
+      if (!t.is_object()) r.fail("calibration.texts", "must be an array of {file, sha256}");
+      s.calibration.files.push_back(r.text(t, "calibration.texts[]", "file", ""));
+      s.calibration.sha256.push_back(r.text(t, "calibration.texts[]", "sha256", ""));
+      if (s.calibration.files.back().empty()) r.fail("calibration.texts[].file", "must name a file");
+    }
+  }
+  s.calibration.tokens = r.integer64(c, "calibration", "tokens", s.calibration.tokens);
+  s.calibration.seq_len = r.integer64(c, "calibration", "seq_len", s.calibration.seq_len);
+  if (s.calibration.tokens < 1 || s.calibration.seq_len < 1)
+    r.fail("calibration", "needs tokens >= 1 and seq_len >= 1");
+  s.dtype = r.text(j, "scheme", "dtype", "");
+  if (s.dtype == "source") s.dtype.clear();
+  if (!s.dtype.empty() && s.dtype != "fp32" && s.dtype != "fp16" && s.dtype != "bf16")
+    r.fail("dtype", "must be source, fp32, fp16 or bf16");
+  s.format = r.text(j, "scheme", "format", "");
+}
+
 }  // namespace
 
 Scheme Scheme::from_json(const json& j, const std::string& where) {
@@ -97,7 +197,13 @@ Scheme Scheme::from_json(const json& j, const std::string& where) {
     for (const json& m : j["methods"]) {
       if (!m.is_string()) r.fail("methods", "must be an array of strings");
       s.methods.push_back(m.get<std::string>());
+      if (!is_known_method(s.methods.back()))
+        r.fail("methods", "names an unknown method '" + s.methods.back() + "'");
     }
+    // The chain's rules (core/quant/pipeline.h): no repeats, one rounding method, last.
+    std::string list;
+    for (const std::string& m : s.methods) list += (list.empty() ? "" : ",") + m;
+    if (!list.empty()) field(r, "methods", [&] { return parse_method_list(list); });
   }
   const json& w = r.section(j, "weights");
   if (!w.empty()) {
@@ -143,9 +249,11 @@ Scheme Scheme::from_json(const json& j, const std::string& where) {
   if (j.contains("statistics") && !j["statistics"].is_null()) {
     const json& stats = j["statistics"];
     if (stats.is_string()) s.statistics = stats.get<std::string>();
-    else if (stats.is_object()) s.statistics = r.text(stats, "statistics", "path", "");
+    else if (stats.is_object())
+      s.statistics = r.text(stats, "statistics", "path", r.text(stats, "statistics", "file", ""));
     else r.fail("statistics", "must be null, a path or an object with a path");
   }
+  read_chain_settings(r, j, s);
   field(r, "scheme", [&] { s.validate(); return 0; });
   return s;
 }

@@ -171,9 +171,9 @@ class TestCliEval : public QObject {
     const QString bad = tmp_.filePath("bad.json");
     write_bytes(bad, "{ not json");
     refused({"eval", model, "--scheme", bad, "--file", text}, 1, bad + ": is not valid JSON");
-    const QString gptq = tmp_.filePath("gptq.json");
-    write_json(gptq, json{{"methods", {"gptq"}}, {"weights", {{"method", "gptq"}, {"bits", 4}}}});
-    refused({"eval", model, "--scheme", gptq, "--file", text}, 1, "method 'gptq' is not applied");
+    const QString awq = tmp_.filePath("awq.json");
+    write_json(awq, json{{"methods", {"awq", "rtn"}}, {"weights", {{"method", "rtn"}, {"bits", 4}}}});
+    refused({"eval", model, "--scheme", awq, "--file", text}, 1, awq + ": methods names an unknown method 'awq'");
     const QString wrong = tmp_.filePath("wrong.json");
     write_json(wrong, json{{"state", {{"bits", 4}, {"method", "minmax"}}}});
     refused({"eval", model, "--scheme", wrong, "--file", text}, 1, "state.method");
