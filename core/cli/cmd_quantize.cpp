@@ -8,8 +8,10 @@
 //
 // --format packed (integer codes, core/export/packed.h) and --format gguf (llama.cpp's file,
 // core/export/gguf_export.h) come from the same command; every format also writes report.html
-// (core/export/report_html.h). `--format hf --gguf-type T` rounds the weights as ggml's T does, so
-// our perplexity and llama.cpp's on the GGUF are about the same weights.
+// (core/export/report_html.h) with the statistics and end-to-end metrics that
+// core/cli/quantize_report.h measures (--eval-file, --eval-tokens, --no-eval). `--format hf
+// --gguf-type T` rounds the weights as ggml's T does, so our perplexity and llama.cpp's on the
+// GGUF are about the same weights.
 //
 // Transforms before the rounding: core/cli/quantize_transforms.h. GPTQ (--format hf only, for
 // now): core/cli/quantize_gptq.h.
@@ -28,6 +30,7 @@
 #include "core/cli/commands.h"
 #include "core/cli/common.h"
 #include "core/cli/quantize_gptq.h"
+#include "core/cli/quantize_report.h"
 #include "core/cli/quantize_transforms.h"
 #include "core/cli/scheme_model.h"
 #include "core/export/disk_space.h"
@@ -119,6 +122,7 @@ Runner register_quantize(CLI::App& app) {
     bool sym = false, asym = false, weights_only = false, json = false;
     TransformArgs transforms;  // --alpha, --stats, --calib-*, --zero-outliers
     GptqArgs gptq;             // --damp, --block, --act-order
+    ReportArgs report;         // --eval-file, --eval-tokens, --eval-ctx, --no-eval
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("MODEL", a->model, "Model directory")->required();
@@ -166,6 +170,7 @@ Runner register_quantize(CLI::App& app) {
   // --zero-random (core/cli/quantize_transforms.h); other steps may read them from a->transforms.
   add_transform_options(cmd, a->transforms);
   add_gptq_options(cmd, a->gptq);
+  add_report_options(cmd, a->report);
   return [a] {
     const std::vector<std::string> methods = parse_methods(a->method);
     const bool use_gptq = methods.back() == "gptq";
@@ -405,7 +410,15 @@ Runner register_quantize(CLI::App& app) {
       scheme["calibration"] = collected || use_gptq
           ? calibration_json(a->transforms.calib_files, a->transforms.calib_tokens, a->transforms.calib_seq_len)
           : json(nullptr);
-      write_file_atomic(tmp / "mambascope.json", scheme.dump(2) + "\n");
+      write_file_atomic(tmp / "mambascope.json", scheme.dump(2) + "\n");  // the packed reader reads it
+      // Statistics, outliers and end-to-end metrics for the report (core/cli/quantize_report.h).
+      const ExportToMeasure measured{a->model, &ck, a->format, gguf_type, modules, tokenizer,
+                                     !transformed.result.runtime.empty(), transformed.applied,
+                                     scheme["activations"], scheme["state"]};
+      measure_export(measured, a->transforms, a->report, tmp, [](const std::string& label) -> ProgressFn {
+        ProgressFn bar = progress_reporter(label);
+        return [bar](int64_t d, int64_t t) { return bar(d, t) && g_interrupted == 0; };
+      }, report);
       write_file_atomic(tmp / "report.json", report.dump(2) + "\n");
       write_file_atomic(tmp / "report.html", export_report_html(scheme, report));
     });

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/export/svg_plot.h"
+
 namespace ms {
 
 using nlohmann::json;
@@ -58,7 +60,8 @@ std::pair<int, std::string> split_key(const std::string& key) {
 const char* colour(const std::string& module) {
   static const std::map<std::string, const char*> c{{"in_proj", "#4477aa"}, {"x_proj", "#ee6677"},
                                                      {"dt_proj", "#228833"}, {"out_proj", "#ccbb44"},
-                                                     {"embedding", "#66ccee"}, {"lm_head", "#aa3377"}};
+                                                     {"embedding", "#66ccee"}, {"lm_head", "#aa3377"},
+                                                     {"ssm", "#882255"}};
   const auto it = c.find(module);
   return it == c.end() ? "#bbbbbb" : it->second;
 }
@@ -66,62 +69,216 @@ const char* colour(const std::string& module) {
 // Grouped bars: x = layer, one bar per module, y = SQNR in dB (higher is better). Exact weights
 // (SQNR null = infinite) are drawn to the top with a mark.
 std::string sqnr_chart(const json& weights) {
-  std::map<int, std::map<std::string, json>> by_layer;
+  std::map<int, std::map<std::string, double>> by_layer;
   std::vector<std::string> modules;
-  double top = 10;
   for (const json& w : weights) {
     const auto [layer, module] = split_key(w.value("key", ""));
     if (layer < 0) continue;
-    by_layer[layer][module] = w["sqnr_db"];
+    by_layer[layer][module] = w["sqnr_db"].is_number() ? w["sqnr_db"].get<double>() : INFINITY;
     if (std::find(modules.begin(), modules.end(), module) == modules.end()) modules.push_back(module);
-    if (w["sqnr_db"].is_number()) top = std::max(top, w["sqnr_db"].get<double>());
   }
   if (by_layer.empty()) return "<p>No per-layer weights to chart.</p>";
-  top = std::ceil(top / 20) * 20;  // grid lines every top/4: whole multiples of 5 dB
-  const int W = 880, H = 300, left = 48, bottom = 36, plot_h = H - bottom - 16;
-  const int n_layers = int(by_layer.size()), per = int(modules.size());
-  const double slot = double(W - left - 10) / n_layers, bar = std::max(2.0, (slot - 6) / per);
-  std::string s = "<svg xmlns='http://www.w3.org/2000/svg' width='" + std::to_string(W) + "' height='" +
-                  std::to_string(H + 24) + "' role='img' aria-label='SQNR per layer'>\n";
-  for (int t = 0; t <= 4; ++t) {  // grid and y labels
-    const double v = top * t / 4, y = 16 + plot_h * (1 - double(t) / 4);
-    s += "<line x1='" + std::to_string(left) + "' x2='" + std::to_string(W - 10) + "' y1='" + fmt(y, 1) +
-         "' y2='" + fmt(y, 1) + "' stroke='#ddd'/><text x='" + std::to_string(left - 6) + "' y='" + fmt(y + 4, 1) +
-         "' text-anchor='end' font-size='11'>" + fmt(v, 0) + "</text>\n";
+  svg::BarChart c;
+  c.label = "Weight SQNR per layer";
+  c.x_label = "layer";
+  c.y_label = "SQNR dB";
+  c.unit = " dB";
+  for (const auto& [layer, v] : by_layer) c.categories.push_back(std::to_string(layer));
+  for (const std::string& m : modules) {
+    svg::BarSeries s{m, colour(m), {}};
+    for (const auto& [layer, v] : by_layer) s.values.push_back(v.count(m) ? v.at(m) : std::nan(""));
+    c.series.push_back(s);
   }
-  s += "<text x='12' y='" + std::to_string(16 + plot_h / 2) + "' font-size='11' transform='rotate(-90 12 " +
-       std::to_string(16 + plot_h / 2) + ")' text-anchor='middle'>SQNR dB</text>\n";
-  int li = 0;
-  for (const auto& [layer, mods] : by_layer) {
-    const double x0 = left + li * slot + 3;
-    for (int m = 0; m < per; ++m) {
-      const auto it = mods.find(modules[std::size_t(m)]);
-      if (it == mods.end()) continue;
-      const bool exact = !it->second.is_number();
-      const double v = exact ? top : std::max(0.0, it->second.get<double>());
-      const double h = plot_h * v / top, x = x0 + m * bar;
-      s += "<rect x='" + fmt(x, 1) + "' y='" + fmt(16 + plot_h - h, 1) + "' width='" + fmt(bar - 1, 1) +
-           "' height='" + fmt(h, 1) + "' fill='" + colour(modules[std::size_t(m)]) + "'><title>layer " +
-           std::to_string(layer) + " " + html_escape(modules[std::size_t(m)]) + ": " +
-           (exact ? std::string("exact") : fmt(it->second.get<double>()) + " dB") + "</title></rect>\n";
-      if (exact)  // stored without loss: the bar is capped, say so
-        s += "<text x='" + fmt(x + bar / 2 - 0.5, 1) + "' y='13' text-anchor='middle' font-size='10'>&#8734;</text>\n";
+  return svg::bar_chart(c);
+}
+
+double number(const json& v, double fallback = std::nan("")) { return v.is_number() ? v.get<double>() : fallback; }
+
+// End-to-end metrics, or why they are missing.
+std::string end_to_end_rows(const json& report) {
+  const json ev = report.value("evaluation", json());
+  const json e = report.value("end_to_end", json());
+  if (!e.is_object()) {
+    const std::string why = ev.is_object() ? ev.value("reason", std::string("not measured")) : "not measured";
+    return row("end to end", "<span class='warn'>skipped: " + html_escape(why) + "</span>");
+  }
+  const double pf = number(e["perplexity_float"]), pq = number(e["perplexity_quant"]);
+  std::string h = row("perplexity", fmt(pf, 3) + " float &rarr; <b>" + fmt(pq, 3) + "</b> quantized (&Delta; " +
+                                        (pq >= pf ? "+" : "") + fmt(pq - pf, 3) + ", " + (pq >= pf ? "+" : "") +
+                                        fmt(100 * (pq - pf) / pf, 2) + " %)");
+  h += row("KL(float \u2016 quantized)", "mean " + sci(number(e["kl_mean"])) + ", p50 " + sci(number(e["kl_p50"])) +
+                                              ", p90 " + sci(number(e["kl_p90"])) + ", <b>p99 " +
+                                              sci(number(e["kl_p99"])) + "</b>, max " + sci(number(e["kl_max"])) +
+                                              " nats per token");
+  h += row("top-1 agreement", fmt(100 * number(e["top1_agreement"]), 2) + " % of predicted tokens");
+  const json t = ev.value("text", json::object());
+  std::string on = text(json(std::to_string(e.value("tokens", 0)))) + " predicted tokens in " +
+                   std::to_string(e.value("windows", 0)) + " window(s) of " + std::to_string(ev.value("ctx", 0)) + " (state reset per window), ";
+  if (t.value("source", "") == "--eval-file")
+    on += "<code>" + text(t.value("file", json())) + "</code>";
+  else
+    on += "held-out calibration text: its tokens from " + std::to_string(t.value("first_token", 0)) +
+          " on, past the <code>--calib-tokens</code> any calibration reads";
+  h += row("measured on", on + "; " + text(ev.value("activations_state", json())) + "; CPU, fp32");
+  if (ev.contains("points")) h += row("per-point errors", text(ev["points"]));
+  return h;
+}
+
+// The points of report["points"] as bars per layer: one series per site (`in_proj.input`, `ssm.state`).
+std::string point_error_section(const json& points) {
+  if (!points.is_array() || points.empty()) return "";
+  std::map<int, std::map<std::string, double>> by_layer;
+  std::vector<std::string> sites;
+  for (const json& p : points) {
+    const auto [layer, module] = split_key(p.value("point", ""));
+    if (layer < 0) continue;
+    const std::string key = p.value("point", "");
+    const std::string site = key.substr(key.find('.', 7) + 1);
+    by_layer[layer][site] = p["sqnr_db"].is_number() ? p["sqnr_db"].get<double>() : INFINITY;
+    if (std::find(sites.begin(), sites.end(), site) == sites.end()) sites.push_back(site);
+  }
+  svg::BarChart c;
+  c.label = "Activation and state SQNR per layer";
+  c.x_label = "layer";
+  c.y_label = "SQNR dB";
+  c.unit = " dB";
+  for (const auto& [layer, v] : by_layer) c.categories.push_back(std::to_string(layer));
+  for (const std::string& site : sites) {
+    svg::BarSeries s{site, colour(site.substr(0, site.find('.'))), {}};
+    for (const auto& [layer, v] : by_layer) s.values.push_back(v.count(site) ? v.at(site) : std::nan(""));
+    c.series.push_back(s);
+  }
+  std::string h = "<h2 id='point-errors'>Activation and state error per layer</h2>\n<p class='sub'>The float model "
+                  "and the export on the same windows: each point's SQNR over one window's values (what the next "
+                  "layer or step reads, so it carries every earlier layer's error). MSE, cosine and max error: "
+                  "report.json, and on hover.</p>\n" + svg::bar_chart(c);
+  // One row per layer, one column per site: 30 points read as a matrix, not as a list.
+  std::map<std::string, json> by_name;
+  for (const json& p : points) by_name[p.value("point", "")] = p;
+  h += "<table>\n<tr><th>layer</th>";
+  for (const std::string& site : sites) h += "<th>" + html_escape(site) + " dB</th>";
+  h += "</tr>\n";
+  for (const auto& [layer, v] : by_layer) {
+    h += "<tr><td class='n'>" + std::to_string(layer) + "</td>";
+    for (const std::string& site : sites) {
+      const auto it = by_name.find("layers." + std::to_string(layer) + "." + site);
+      if (it == by_name.end()) {
+        h += "<td></td>";
+        continue;
+      }
+      const json& p = it->second;
+      h += "<td class='n' title='MSE " + sci(p.value("mse", 0.0)) + ", cosine " + fmt(p.value("cosine", 0.0), 6) +
+           ", max |error| " + sci(p.value("max_abs_error", 0.0)) + "'>" +
+           (p["sqnr_db"].is_number() ? fmt(p["sqnr_db"].get<double>()) : "exact") + "</td>";
     }
-    if (n_layers <= 32 || layer % (n_layers / 16) == 0)
-      s += "<text x='" + fmt(x0 + slot / 2 - 3, 1) + "' y='" + std::to_string(H - bottom + 14) +
-           "' text-anchor='middle' font-size='11'>" + std::to_string(layer) + "</text>\n";
-    ++li;
+    h += "</tr>\n";
   }
-  s += "<text x='" + std::to_string(left + (W - left) / 2) + "' y='" + std::to_string(H - 6) +
-       "' text-anchor='middle' font-size='11'>layer</text>\n";
-  double lx = left;
-  for (const std::string& m : modules) {  // legend
-    s += "<rect x='" + fmt(lx, 0) + "' y='" + std::to_string(H + 8) + "' width='10' height='10' fill='" + colour(m) +
-         "'/><text x='" + fmt(lx + 14, 0) + "' y='" + std::to_string(H + 17) + "' font-size='11'>" +
-         html_escape(m) + "</text>\n";
-    lx += 24 + 7.0 * double(m.size());
+  return h + "</table>\n";
+}
+
+// Outlier channels per point, the channel maxima of the layer with most of them, and the state map.
+std::string statistics_sections(const json& report) {
+  const json o = report.value("outliers", json());
+  if (!o.is_object()) return "";
+  const json views = report.value("views", json::object());
+  const json cal = report.value("calibration", json::object());
+  std::string h = "<h2 id='outliers'>Outlier channels</h2>\n<p class='sub'>" + text(o.value("rule", json())) +
+                  ". Statistics of the source model on " + text(json(std::to_string(cal.value("tokens", 0)))) +
+                  " calibration tokens. " + std::to_string(o.value("total", 0)) +
+                  " outlier channels in all.</p>\n";
+  if (views.contains("channel_maxima")) {
+    const json& v = views["channel_maxima"];
+    svg::ChannelProfile p;
+    p.label = "Channel maxima of " + v.value("point", "");
+    p.y_label = "channel absmax";
+    p.values = v.value("absmax", std::vector<double>{});
+    p.mean = number(v["mean"], 0);
+    p.std = number(v["std"], 0);
+    p.sigmas = number(v["sigmas"], 6);
+    p.marked = v.value("outliers", std::vector<int64_t>{});
+    h += "<h3>Channel maxima of <code>" + text(v.value("point", json())) + "</code> (the layer with most outliers)</h3>\n" +
+         svg::channel_profile(p) + "<p class='sub'>Shaded: mean &plusmn; " + fmt(p.sigmas, 0) +
+         "&sigma; of the layer's channel absmaxes; red: channels beyond it.</p>\n";
   }
-  return s + "</svg>\n";
+  h += "<table>\n<tr><th>point</th><th>channels</th><th>outliers</th><th>largest (channel: absmax, &sigma; above the "
+       "mean, &times; mean)</th></tr>\n";
+  int shown = 0;
+  for (const json& p : o.value("points", json::array())) {
+    if (p.value("count", 0) == 0) continue;
+    std::string top;
+    for (const json& t : p.value("top", json::array()))
+      top += (top.empty() ? "" : "; ") + std::to_string(t.value("channel", 0)) + ": " + sci(number(t["absmax"], 0)) +
+             ", " + fmt(number(t["sigmas"], 0), 1) + "&sigma;, " + fmt(number(t["times_mean"], 0), 1) + "&times;";
+    if (p.value("count", 0) > int(p.value("top", json::array()).size())) top += "; &hellip;";
+    h += "<tr><td><code>" + text(p.value("point", json())) + "</code></td><td class='n'>" +
+         std::to_string(p.value("channels", 0)) + "</td><td class='n'>" + std::to_string(p.value("count", 0)) +
+         "</td><td>" + top + "</td></tr>\n";
+    ++shown;
+  }
+  if (!shown) h += "<tr><td colspan='4'>none: no channel stands 6&sigma; above its layer's mean</td></tr>\n";
+  h += "</table>\n";
+  if (views.contains("state_heatmap")) {
+    const json& v = views["state_heatmap"];
+    svg::Heatmap m;
+    m.label = "State absmax of " + v.value("point", "");
+    m.x_label = "channel" + std::string(v.value("head_dim", 0) > 0 ? " (head-major: head · head_dim + dim)" : "");
+    m.y_label = "state";
+    m.rows = v.value("states", int64_t{0});
+    m.cols = v.value("columns", int64_t{0});
+    m.col_step = v.value("channels_per_column", int64_t{1});
+    m.values = v.value("absmax", std::vector<double>{});
+    m.cell_height = m.rows > 32 ? 4 : 12;
+    m.marked = v.value("outlier_channels", std::vector<int64_t>{});
+    if (m.rows > 0 && m.cols > 0 && std::size_t(m.rows * m.cols) == m.values.size()) {
+      const std::size_t n_out = v.value("outlier_channels", json::array()).size();
+      h += "<h2 id='state'>SSM state of <code>" + text(v.value("point", json())) + "</code></h2>\n<p class='sub'>|state| "
+           "maximum over every calibration token, per channel and state, log colour scale" +
+           (m.col_step > 1 ? ", each column the max of " + std::to_string(m.col_step) + " channels" : std::string()) +
+           ". The layer whose state has most outlier channels (" + std::to_string(n_out) +
+           ", marked): what per-tensor state quantization must span and DSQ's channel scales absorb.</p>\n" + svg::heatmap(m);
+    }
+  }
+  return h;
+}
+
+// What calibration text the scheme read, and what the report's statistics and metrics read.
+std::string calibration_text(const json& scheme, const json& report) {
+  const auto texts = [](const json& list) {
+    std::string t;
+    for (const json& x : list)
+      t += (t.empty() ? "" : ", ") + std::string("<code>") + text(x.value("file", json())) + "</code> (SHA-256 " +
+           html_escape(x.value("sha256", std::string()).substr(0, 12)) + "&hellip;" +
+           (x.contains("tokens") ? ", " + std::to_string(x.value("tokens", 0)) + " tokens" : std::string()) + ")";
+    return t;
+  };
+  std::string used;
+  const json stats = scheme.value("statistics", json());
+  if (stats.is_object() && stats.contains("file")) used += "statistics file <code>" + text(stats["file"]) + "</code>. ";
+  if (stats.is_object())
+    for (const json& c : stats.value("collected", json::array()))
+      used += "statistics on " + std::to_string(c.value("tokens", 0)) + " tokens of " + texts(c.value("texts", json::array())) +
+              " in sequences of " + std::to_string(c.value("seq_len", 0)) +
+              (c.value("covariance", false) ? ", with covariance" : "") + ". ";
+  const json g = scheme.value("weights", json::object()).value("gptq", json());
+  if (g.is_object() && g.contains("calibration")) {
+    const json& c = g["calibration"];
+    used += "GPTQ on " + std::to_string(c.value("windows", 0)) + " windows of " + std::to_string(c.value("seq_len", 0)) +
+            " tokens of " + texts(c.value("texts", json::array())) + ". ";
+  }
+  if (used.empty()) used = "the scheme reads none: it rounds weights on their own. ";
+  const json cal = report.value("calibration", json());
+  if (cal.is_object()) {
+    const std::string st = cal.value("status", "");
+    if (st == "collected")
+      used += "This report's statistics: " + std::to_string(cal.value("tokens", 0)) + " tokens of " +
+              texts(cal.value("texts", json::array())) + " through the source model.";
+    else if (st == "file")
+      used += "This report's statistics: <code>" + text(cal.value("file", json())) + "</code> (" +
+              std::to_string(cal.value("tokens", 0)) + " tokens).";
+    else
+      used += "No statistics for this report: " + text(cal.value("reason", json()));
+  }
+  return used;
 }
 
 }  // namespace
@@ -152,9 +309,9 @@ std::string export_report_html(const json& scheme, const json& report) {
       "color:#222;padding:0 16px}\nh1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;"
       "border-bottom:1px solid #ddd;padding-bottom:3px}\ntable{border-collapse:collapse;margin:8px 0}"
       "th,td{padding:3px 10px;text-align:left;border-bottom:1px solid #eee;vertical-align:top}\n"
-      "th{font-weight:600;color:#444}td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+      "th{font-weight:600;color:#444;white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
       ".sub{color:#666;margin-top:0}.warn{background:#fff4e0;border-left:4px solid #e0a030;padding:6px 10px}\n"
-      "code{background:#f4f4f4;padding:0 3px}\n</style></head><body>\n";
+      "h3{font-size:15px;margin-bottom:2px}code{background:#f4f4f4;padding:0 3px}\n</style></head><body>\n";
   h += "<h1>Export report</h1>\n<p class='sub'><code>" + html_escape(model) + "</code> &rarr; " +
        html_escape(format) + " export, MambaScope " + text(scheme.value("version", json())) + "</p>\n";
 
@@ -175,10 +332,7 @@ std::string export_report_html(const json& scheme, const json& report) {
   h += row("activations / state", "A" + text(scheme.value("activations", json::object()).value("bits", json(16))) +
                                        " / H" + text(scheme.value("state", json::object()).value("bits", json(16))) +
                                        " (16 = not quantized)");
-  const json stats = scheme.value("statistics", json());
-  h += row("calibration", stats.is_null() ? std::string("none: this scheme rounds weights on their own and reads no "
-                                                        "calibration text")
-                                          : text(stats));
+  h += row("calibration", calibration_text(scheme, report));
   h += "</table>\n";
   for (const json& d : report.value("dropped", json::array()))
     h += "<p class='warn'>Dropped: " + text(d) + "</p>\n";
@@ -197,19 +351,15 @@ std::string export_report_html(const json& scheme, const json& report) {
     const double a = z.value("source_bytes", 0.0), b = z.value("export_bytes", 0.0);
     h += row("size", bytes_str(a) + " &rarr; " + bytes_str(b) + (b > 0 ? " (" + fmt(a / b) + "&times; smaller)" : ""));
   }
-  const json e2e = report.value("end_to_end", json());
-  if (e2e.is_object()) {
-    for (const auto& [k, v] : e2e.items()) h += row(k, v.is_number() ? fmt(v.get<double>(), 4) : text(v));
-  } else {
-    h += row("end to end", "not measured here: <code>mambascope-cli perplexity</code> on this export and on the "
-                           "source gives the perplexity change");
-  }
+  h += end_to_end_rows(report);
   h += "</table>\n";
 
   // Per layer.
   const json weights = report.value("weights", json::array());
   h += "<h2>Weight error per layer</h2>\n<p class='sub'>SQNR = 10&middot;log10(&Vert;w&Vert;&sup2;/&Vert;w&minus;"
        "&#375;&Vert;&sup2;), &#375; as stored. Each 6 dB is about one bit.</p>\n" + sqnr_chart(weights);
+  h += point_error_section(report.value("points", json()));
+  h += statistics_sections(report);
 
   // Worst weights first: where a better method would pay most.
   std::vector<json> sorted(weights.begin(), weights.end());
