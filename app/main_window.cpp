@@ -30,6 +30,7 @@
 #include <imgui.h>
 
 #include "app/data_dir.h"
+#include "app/export_dialog.h"
 #include "app/imgui_canvas.h"
 #include "app/recent_files.h"
 #include "app/structure_model.h"
@@ -231,8 +232,11 @@ void MainWindow::createActions() {
   m_openStats = file->addAction(tr("Open &Statistics…"), this, &MainWindow::showOpenStatsDialog);
   m_openStats->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
   m_openStats->setEnabled(false);  // statistics belong to a model: open one first
+  // Ctrl+E is the quantized export (issue 7); the PNG of a view moved to Ctrl+Shift+E.
+  QAction* exportQuantized = file->addAction(tr("Export &Quantized…"), this, &MainWindow::showExportQuantizedDialog);
+  exportQuantized->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
   QAction* exportView = file->addAction(tr("&Export View as PNG…"), this, &MainWindow::showExportViewDialog);
-  exportView->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+  exportView->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));  // QKeySequence::Quit is empty on some platforms
@@ -313,6 +317,16 @@ void MainWindow::showExportViewDialog() {
   const QString error = exportView(path);
   if (error.isEmpty()) statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(path)), 5000);
   else QMessageBox::critical(this, tr("Cannot export the view"), error);
+}
+
+void MainWindow::showExportQuantizedDialog() {
+  if (m_modelPath.isEmpty()) {
+    statusBar()->showMessage(tr("Open a model to export it quantized"), 5000);
+    return;
+  }
+  auto* dialog = new ExportDialog(m_modelPath, m_options.tokenizer, this);  // runs mambascope-cli quantize
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  dialog->show();
 }
 
 QString MainWindow::exportView(const QString& path) {

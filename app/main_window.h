@@ -126,6 +126,7 @@ class MainWindow : public QMainWindow {
   void showOpenDialog();
   void showOpenStatsDialog();
   void showExportViewDialog();
+  void showExportQuantizedDialog();  // File › Export Quantized… (ExportDialog)
   void showAbout();
   void onTreeSelectionChanged();
 
