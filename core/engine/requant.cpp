@@ -59,12 +59,10 @@ class RecordObserver : public Observer {
   void collect(const QuantPoint& p, const at::Tensor& v) override { values[p] = v.detach().clone(); }
 };
 
-// Per point, per token (row) the five fp64 sums the error metrics are made of: ‖x−x̂‖², ‖x‖²,
-// ‖x̂‖², <x, x̂> and max |x−x̂|, as [5, B·T]. The whole-point numbers are their sums (point_error
-// below: ErrorAccumulator's definitions, tested equal to it to 1e-12 in tst_requant). One pass
-// over the values instead of ErrorAccumulator's fp64 copies and then a second pass per token:
-// the comparison, not the forward, dominated a setting on the CPU (perf: fp64 pow/copy/add).
-// On the CPU a plain loop; elsewhere the same sums as ATen ops, copied to the host once.
+// The comparison keeps error_row_sums per point: the whole-point numbers are their sums
+// (point_error below: ErrorAccumulator's definitions, tested equal to it to 1e-12 in tst_requant).
+// One pass over the values instead of ErrorAccumulator's fp64 copies and then a second pass per
+// token: the comparison, not the forward, dominated a setting on the CPU (perf: fp64 pow/copy/add).
 class CompareObserver : public Observer {
  public:
   explicit CompareObserver(const std::map<QuantPoint, at::Tensor>& ref) : ref_(ref) {}
@@ -73,39 +71,8 @@ class CompareObserver : public Observer {
     const at::Tensor& r = ref_.at(p);
     if (r.sizes() != v.sizes())
       throw InputError(p.str(), "shapes differ: " + c10::str(r.sizes()) + " vs " + c10::str(v.sizes()));
-    const int64_t rows = r.size(0) * r.size(1), cols = r.numel() / std::max<int64_t>(1, rows);
     numel[p] = r.numel();
-    if (!r.is_cpu()) {
-      const at::Tensor x = r.to(at::kDouble).reshape({rows, cols});
-      const at::Tensor y = v.to(r.device(), at::kDouble).reshape({rows, cols});
-      const at::Tensor d = y - x;
-      sums[p] = at::stack({d.square().sum(-1), x.square().sum(-1), y.square().sum(-1), (x * y).sum(-1),
-                           d.abs().amax(-1)});
-      return;
-    }
-    const at::Tensor x = r.to(at::kFloat).contiguous(), y = v.to(at::kFloat).contiguous();
-    at::Tensor out = at::zeros({5, rows}, at::kDouble);
-    const float *px = x.data_ptr<float>(), *py = y.data_ptr<float>();
-    double* po = out.data_ptr<double>();
-    at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        double e2 = 0, x2 = 0, y2 = 0, xy = 0, mx = 0;
-        for (int64_t j = i * cols, stop = j + cols; j < stop; ++j) {
-          const double a = px[j], b = py[j], d = b - a;
-          e2 += d * d;
-          x2 += a * a;
-          y2 += b * b;
-          xy += a * b;
-          mx = std::max(mx, std::abs(d));
-        }
-        po[i] = e2;
-        po[rows + i] = x2;
-        po[2 * rows + i] = y2;
-        po[3 * rows + i] = xy;
-        po[4 * rows + i] = mx;
-      }
-    });
-    sums[p] = out;
+    sums[p] = error_row_sums(r, v);
   }
   std::map<QuantPoint, at::Tensor> sums;  // [5, B·T] fp64, on the model's device
   std::map<QuantPoint, int64_t> numel;
@@ -147,6 +114,45 @@ WeightSet on_device(WeightSet w, const c10::Device& device) {
 }
 
 }  // namespace
+
+at::Tensor error_row_sums_ref(const at::Tensor& r, const at::Tensor& v) {
+  const int64_t rows = r.size(0) * r.size(1), cols = r.numel() / std::max<int64_t>(1, rows);
+  const at::Tensor x = r.to(at::kDouble).reshape({rows, cols});
+  const at::Tensor y = v.to(r.device(), at::kDouble).reshape({rows, cols});
+  const at::Tensor d = y - x;
+  return at::stack({d.square().sum(-1), x.square().sum(-1), y.square().sum(-1), (x * y).sum(-1), d.abs().amax(-1)});
+}
+
+at::Tensor error_row_sums(const at::Tensor& r, const at::Tensor& v) {
+  if (r.dim() < 2 || r.sizes() != v.sizes())
+    throw InputError("error metrics", "shapes " + c10::str(r.sizes()) + " and " + c10::str(v.sizes()) +
+                                          " are not the same [B, T, ...]");
+  if (!r.is_cpu() || !v.is_cpu()) return error_row_sums_ref(r, v);
+  const int64_t rows = r.size(0) * r.size(1), cols = r.numel() / std::max<int64_t>(1, rows);
+  const at::Tensor x = r.to(at::kFloat).contiguous(), y = v.to(at::kFloat).contiguous();
+  at::Tensor out = at::zeros({5, rows}, at::kDouble);
+  const float *px = x.data_ptr<float>(), *py = y.data_ptr<float>();
+  double* po = out.data_ptr<double>();
+  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      double e2 = 0, x2 = 0, y2 = 0, xy = 0, mx = 0;
+      for (int64_t j = i * cols, stop = j + cols; j < stop; ++j) {
+        const double a = px[j], b = py[j], d = b - a;
+        e2 += d * d;
+        x2 += a * a;
+        y2 += b * b;
+        xy += a * b;
+        mx = std::max(mx, std::abs(d));
+      }
+      po[i] = e2;
+      po[rows + i] = x2;
+      po[2 * rows + i] = y2;
+      po[3 * rows + i] = xy;
+      po[4 * rows + i] = mx;
+    }
+  });
+  return out;
+}
 
 RequantSession::RequantSession(const Checkpoint& ck, const EngineOptions& options, at::Tensor ids,
                                const CalibStats* stats)

@@ -54,6 +54,13 @@ struct RequantResult {
   bool model_reloaded = false;
 };
 
+// The five fp64 sums the error metrics of one token (row) are made of, for x = `reference` and
+// x̂ = `quantized` of equal shape [B, T, ...]: rows ‖x−x̂‖², ‖x‖², ‖x̂‖², <x, x̂>, max |x−x̂|, as
+// [5, B·T] fp64 on the inputs' device. On the CPU a one-pass loop; elsewhere error_row_sums_ref.
+at::Tensor error_row_sums(const at::Tensor& reference, const at::Tensor& quantized);
+// The same with ATen ops (any device): the reference the loop is tested against.
+at::Tensor error_row_sums_ref(const at::Tensor& reference, const at::Tensor& quantized);
+
 class RequantSession {
  public:
   // `ids` [B, T] int64 (CPU), T >= 2. `stats` may be null. The model's options (device, dtype)

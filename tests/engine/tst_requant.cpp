@@ -306,6 +306,23 @@ class TestRequant : public QObject {
     QVERIFY(st.points[0].error.mse > 0);
   }
 
+  // The one-pass CPU sums against their ATen reference (the path CUDA takes), on awkward row
+  // lengths (1, 7, 33 channels; a [B, T, E, N] state) and a bf16 quantized side: equal to 1e-12
+  // relative (only the order of fp64 additions differs), max error exactly.
+  void rowSumsMatchReference() {
+    at::manual_seed(7);
+    for (const std::vector<int64_t>& shape : std::vector<std::vector<int64_t>>{{1, 1, 1}, {2, 3, 7}, {3, 5, 33}, {2, 4, 6, 5}}) {
+      const at::Tensor x = at::randn(shape), y = (x + 0.01 * at::randn(shape)).to(at::kBFloat16);
+      const at::Tensor got = error_row_sums(x, y), want = error_row_sums_ref(x, y);
+      QCOMPARE(got.sizes(), want.sizes());
+      QCOMPARE(got.size(1), shape[0] * shape[1]);
+      const double rel = ((got - want).abs() / want.abs().clamp_min(1e-300)).narrow(0, 0, 4).max().item<double>();
+      QVERIFY2(rel <= kSameRel, qPrintable(QString("relative difference %1").arg(rel)));
+      QVERIFY(at::equal(got[4], want[4]));
+    }
+    QVERIFY_THROWS_EXCEPTION(InputError, error_row_sums(at::zeros({2, 3}), at::zeros({2, 4})));
+  }
+
   void settingValidationAndJson() {
     RequantSetting s;
     s.abits = 12;
