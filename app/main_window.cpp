@@ -510,6 +510,8 @@ void MainWindow::drawFrame() {
   }
   if (m_view == QLatin1String("error")) {  // needs no statistics: the preview runs its own batch
     if (const auto& error = m_quantPanel->snapshot()) views::error::draw(*error, m_errorState);
+    else if (!m_quantPanel->lastError().isEmpty())
+      views::empty::draw({"The error preview failed", m_quantPanel->lastError().toStdString()}, m_emptyState);
     else views::empty::draw({"Error preview starting…", "mambascope-cli requant-serve loads the model and runs the float batch once;\n"
                              "the Quantization dock's sliders then update this view."}, m_emptyState);
     return;

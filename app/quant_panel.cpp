@@ -85,7 +85,7 @@ QuantPanel::QuantPanel(QWidget* parent) : QWidget(parent) {
   form->addRow(scopeLabel, m_scope);
   sliderRow(tr("&W bits"), m_wSlider, m_wValue);
   sliderRow(tr("&A bits"), m_aSlider, m_aValue);
-  sliderRow(tr("&H bits"), m_hSlider, m_hValue);
+  sliderRow(tr("H b&its"), m_hSlider, m_hValue);  // Alt+H opens the Help menu
   form->addRow(QString(), m_clearLayer);
   const auto comboRow = [&](const QString& label, QWidget* w) {
     auto* l = new QLabel(label, this);
@@ -131,6 +131,7 @@ QuantPanel::QuantPanel(QWidget* parent) : QWidget(parent) {
 
   connect(m_process, &RequantProcess::snapshotReady, this, [this](std::shared_ptr<const views::error::Snapshot> s) {
     m_snapshot = std::move(s);
+    m_lastError.clear();
     m_status->setText(QString::fromStdString(m_snapshot->status));
     Q_EMIT snapshotChanged(m_snapshot);
   });
@@ -143,6 +144,7 @@ QuantPanel::QuantPanel(QWidget* parent) : QWidget(parent) {
   });
   connect(m_process, &RequantProcess::failed, this, [this](const QString& message) {
     m_status->setText(tr("Error: %1").arg(message));
+    m_lastError = message;
     Q_EMIT failed(message);
   });
   setModel(QString(), 0);
@@ -155,6 +157,7 @@ void QuantPanel::setModel(const QString& path, int layers, const QString& tokeni
   m_layers = layers;
   m_overrides.clear();
   m_snapshot.reset();
+  m_lastError.clear();
   m_updating = true;
   m_scope->clear();
   m_scope->addItem(tr("All layers"), -1);

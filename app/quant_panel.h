@@ -5,8 +5,9 @@
 // (RequantProcess, owned here); the worker answers the newest setting and the panel publishes the
 // resulting views::error::Snapshot (snapshotChanged), which the Error view draws.
 //
-// Keyboard: every control is in the tab order with a mnemonic (Alt+W/A/H on the sliders); arrows
-// and Page Up/Down move a slider one or two steps, and each step is a request (latest wins).
+// Keyboard: every control is in the tab order with a mnemonic (Alt+W, Alt+A, Alt+I on the W, A, H
+// sliders; Alt+H is the Help menu); arrows and Page Up/Down move a slider one or two steps, and
+// each step is a request (latest wins).
 //
 // The worker starts when a model is open and the preview is wanted (activate(): the Error view
 // shown, or a control touched), so opening a model does not load LibTorch unless asked.
@@ -46,6 +47,8 @@ class QuantPanel : public QWidget {
   // The setting the controls describe, as requant-serve reads it (without "id").
   QJsonObject setting() const;
   const std::shared_ptr<const views::error::Snapshot>& snapshot() const { return m_snapshot; }
+  // The worker's last failure while no result arrived since (empty when none): the view says it.
+  const QString& lastError() const { return m_lastError; }
   RequantProcess* process() const { return m_process; }
 
   // For tests and scripts: the controls.
@@ -93,6 +96,7 @@ class QuantPanel : public QWidget {
   QComboBox* m_actGranularity = nullptr;
   QLabel* m_status = nullptr;
   std::shared_ptr<const views::error::Snapshot> m_snapshot;
+  QString m_lastError;
 };
 
 }  // namespace ms::app

@@ -56,6 +56,9 @@ class TestCommandLine : public QObject {
       QVERIFY(ms::app::viewNeedsStats(QString::fromLatin1(view)));
     }
     QVERIFY(!ms::app::viewNeedsStats(QStringLiteral("structure")));
+    // The error view previews on its own batch (requant-serve): no calibration first.
+    QVERIFY(parseCommandLine({"mambascope", "/m", "--view", "error"}).error.isEmpty());
+    QVERIFY(!ms::app::viewNeedsStats(QStringLiteral("error")));
     QCOMPARE(parseCommandLine({"mambascope", "/m"}).maxTokens, 0);  // 0: the app's default
   }
 

@@ -1,6 +1,7 @@
 // The Quantization dock and the Error view, driven as a user drives them, on the demo Mamba-1:
 //   - the preview starts with the Error view and delivers a snapshot of the dock's setting;
-//   - fewer weight bits (the W slider moved to 2) lower every weight's SQNR and raise the KL;
+//   - fewer weight bits (the W slider moved to 2 with the arrow keys) lower every weight's SQNR
+//     and raise the KL;
 //   - a layer override (Scope: layer 3, H slider to 4) lowers that layer's state SQNR and leaves
 //     every point upstream of it (layers 0-2, layers.3.in_proj.input) exactly as it was;
 //   - latest wins: a burst of slider moves ends on the newest request, and the delivered
@@ -82,8 +83,11 @@ class TestErrorGui : public QObject {
     QCOMPARE(first->token_sqnr.size(), size_t(30 * 256));
     QVERIFY(first->kl_mean > 0);
 
-    // Fewer weight bits: every weight's SQNR falls (about 6 dB a bit) and the output drifts further.
-    panel->bitsSlider('W')->setValue(2);
+    // Fewer weight bits, from the keyboard (two presses of Left: 4 -> 3 -> 2 bits, two requests):
+    // every weight's SQNR falls (about 6 dB a bit) and the output drifts further.
+    QTest::keyClick(panel->bitsSlider('W'), Qt::Key_Left);
+    QTest::keyClick(panel->bitsSlider('W'), Qt::Key_Left);
+    QCOMPARE(panel->setting().value(QStringLiteral("wbits")).toInt(), 2);
     const SnapshotPtr w2 = waitForLatest(panel);
     QVERIFY(w2);
     QCOMPARE(w2->weights.size(), first->weights.size());
