@@ -33,6 +33,7 @@ RECIPES=(
   "state-heatmap.png|demo-mamba|state-heatmap|"
   "state-heatmap-mamba2.png|demo-mamba2|state-heatmap|"
   "distributions.png|demo-mamba|distributions|"
+  "error-view.png|demo-mamba|error|"
 )
 pictures=()   # the recipes of the views the application lists, plus a default for views without one
 for v in $views; do
