@@ -1,6 +1,7 @@
 // mambascope-cli: the headless half of MambaScope. Maps every error to the contract's exit codes:
 // 1 for bad input or a failed operation, 2 for bad usage; one line on stderr, never a crash.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <new>
 #include <string>
@@ -41,6 +42,34 @@ Examples:
 Exit status: 0 success, 1 bad input or failed operation, 2 bad usage.
 Run `mambascope-cli COMMAND --help` for a command's flags.)";
 
+// One line for an allocation that failed, with the size when torch's message gives it ("Tried to
+// allocate 114.44 GiB." from the CUDA allocator, "you tried to allocate 8000000000 bytes." from
+// the CPU one) and what to try. Torch's own message is many lines of allocator detail. The process
+// exits right after this line, which gives every byte of the GPU (and the RAM) back.
+std::string out_of_memory_line(bool gpu, const std::string& torch_message) {
+  std::string size;
+  for (const std::string tried : {"Tried to allocate ", "tried to allocate "}) {
+    const size_t at = torch_message.find(tried);
+    if (at == std::string::npos) continue;
+    const size_t begin = at + tried.size();
+    const size_t end = torch_message.find_first_of(".(\n", torch_message.find(' ', begin));
+    if (end == std::string::npos) break;
+    size = torch_message.substr(begin, end - begin);
+    while (!size.empty() && size.back() == ' ') size.pop_back();
+    if (size.size() > 6 && size.compare(size.size() - 6, 6, " bytes") == 0) {
+      const double bytes = std::strtod(size.c_str(), nullptr);
+      char buf[32];
+      if (bytes >= double(1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(1ull << 30));
+      else std::snprintf(buf, sizeof buf, "%.2f MiB", bytes / double(1ull << 20));
+      size = buf;
+    }
+    break;
+  }
+  const std::string what = gpu ? "out of GPU memory" : "out of memory";
+  const std::string advice = gpu ? "try a smaller --batch, --seq-len or --ctx, or --device cpu"
+                                 : "try a smaller --batch, --seq-len or --ctx, or --dtype bf16";
+  return what + (size.empty() ? "" : " (an allocation of " + size + " failed)") + ": " + advice;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,11 +125,12 @@ int main(int argc, char** argv) {
   } catch (const ms::Cancelled&) {
     return fail(1, "cancelled");
   } catch (const std::bad_alloc&) {
-    return fail(1, "out of memory (try a smaller --batch or --ctx, or --device cpu)");
+    return fail(1, out_of_memory_line(false, ""));
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
-    if (msg.find("out of memory") != std::string::npos)
-      return fail(1, "out of GPU memory (try a smaller --batch or --ctx, or --device cpu)");
+    if (msg.find("out of memory") != std::string::npos) return fail(1, out_of_memory_line(true, msg));
+    if (msg.find("DefaultCPUAllocator") != std::string::npos)  // "not enough memory", "can't allocate memory"
+      return fail(1, out_of_memory_line(false, msg));
     return fail(1, msg);
   } catch (const std::exception& e) {
     return fail(1, e.what());

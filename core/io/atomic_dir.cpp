@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <string>
 
+#include "core/io/cleanup_guard.h"
 #include "core/util/error.h"
 
 namespace ms {
@@ -21,10 +22,10 @@ fs::path prepare_output_directory(const fs::path& requested) {
 }
 
 namespace {
-// A writer killed outright (SIGKILL, power loss) cannot remove its temporary sibling. The next
-// write of the same target removes every ".<name>.tmp-<pid>" whose process no longer exists, so
-// a killed export leaves nothing behind once it is retried (tests/cli/tst_cli_faults.cpp). A
-// sibling whose pid is alive (a concurrent writer, or a reused pid) is left alone.
+// A writer killed outright (SIGKILL) has its sibling removed by its CleanupGuard's watcher. When
+// that could not run (no /bin/sh, power loss), the next write of the same target removes every
+// ".<name>.tmp-<pid>" whose process no longer exists (tests/cli/tst_cli_faults.cpp). A sibling
+// whose pid is alive (a concurrent writer, or a reused pid) is left alone.
 void remove_stale_siblings(const fs::path& parent, const std::string& name) {
   const std::string prefix = "." + name + ".tmp-";
   std::error_code ec;
@@ -46,10 +47,13 @@ void write_directory_atomically(const fs::path& out,
   remove_stale_siblings(parent, out.filename().string());
   std::error_code ec;
   fs::remove_all(tmp, ec);
+  // Before the sibling exists: if we are killed from here on, the watcher removes it.
+  CleanupGuard guard(tmp);
   try {
     fs::create_directory(tmp);
     write(tmp);
     fs::rename(tmp, out);
+    guard.dismiss();
   } catch (const InputError& e) {
     fs::remove_all(tmp, ec);
     // Name the directory the user asked for, not our temporary one.

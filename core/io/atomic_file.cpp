@@ -1,6 +1,10 @@
-// AtomicFile: temp file beside the target ("." + name + ".tmp.<pid>.<n>"), fsync, rename. Same
-// directory so rename(2) is atomic (no cross-device copy). Does not preserve the old file's
-// permissions or owner; outputs are new files of ours.
+// AtomicFile: an anonymous file in the target's directory (O_TMPFILE), fsync, linked under a
+// hidden name ("." + name + ".tmp.<pid>.<n>") and renamed over the target. Anonymous until
+// commit, a write killed outright (SIGKILL) leaves nothing at all: the kernel frees the inode.
+// Where O_TMPFILE is not supported (some filesystems, no /proc), the hidden name is created up
+// front instead and a SIGKILL can leave it. Same directory so rename(2) is atomic (no
+// cross-device copy). Does not preserve the old file's permissions or owner; outputs are new
+// files of ours.
 #include "core/io/atomic_file.h"
 
 #include <fcntl.h>
@@ -57,6 +61,16 @@ AtomicFile::AtomicFile(std::filesystem::path target) : target_(std::move(target)
   const std::string name = "." + target_.filename().string() + ".tmp." +
                            std::to_string(::getpid()) + "." + std::to_string(g_counter++);
   temp_ = dir / name;
+  // /proc/self/fd is how an unprivileged process gives an O_TMPFILE inode a name (linkat).
+  if (::access("/proc/self/fd", X_OK) == 0) {
+    const int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      file_ = ::fdopen(fd, "wb");
+      if (file_ == nullptr) ::close(fd);
+      anonymous_ = file_ != nullptr;
+    }
+  }
+  if (anonymous_) return;
   // "x": fail rather than clobber if a stale temp of the same name exists.
   file_ = std::fopen(temp_.c_str(), "wbx");
   if (file_ == nullptr) {
@@ -94,6 +108,11 @@ void AtomicFile::commit() {
   errno = 0;
   if (std::fflush(file_) != 0) err = errno != 0 ? errno : EIO;
   if (err == 0 && ::fsync(::fileno(file_)) != 0) err = errno;
+  if (err == 0 && anonymous_) {
+    const std::string fd_path = "/proc/self/fd/" + std::to_string(::fileno(file_));
+    if (::linkat(AT_FDCWD, fd_path.c_str(), AT_FDCWD, temp_.c_str(), AT_SYMLINK_FOLLOW) != 0)
+      err = errno;
+  }
   if (std::fclose(file_) != 0 && err == 0) err = errno != 0 ? errno : EIO;
   file_ = nullptr;
   if (err == 0 && std::rename(temp_.c_str(), target_.c_str()) != 0) err = errno;

@@ -1,6 +1,7 @@
 // Atomic output: write to a temporary file beside the target, fsync, then rename over it. If the
 // writer is destroyed without commit() (an exception, a cancel), the temporary file is removed,
-// so a reader never sees a half-written output.
+// so a reader never sees a half-written output. The temporary file is anonymous (O_TMPFILE) where
+// the filesystem allows, so even a killed writer leaves nothing behind (atomic_file.cpp).
 #pragma once
 
 #include <cstddef>
@@ -29,6 +30,7 @@ class AtomicFile {
   std::filesystem::path target_;
   std::filesystem::path temp_;
   std::FILE* file_ = nullptr;
+  bool anonymous_ = false;  // O_TMPFILE: temp_ exists only from commit() on
   bool committed_ = false;
 };
 
