@@ -31,18 +31,17 @@ std::string human_count(double n) {
 }
 
 // Peak resident memory to run a forward of one sequence of `ctx` tokens on the CPU: the process
-// with LibTorch loaded (~120 MB), the checkpoint's mapped pages (every page is read once while the
-// weights are copied into the compute dtype, and stays resident until the kernel needs the
-// memory), the weights in the compute dtype, the logits, and the largest layer's transient
-// activations (fp32 scan inputs). Checked against /usr/bin/time's maximum RSS of `logits` on
-// random bf16 models (issue 9): mamba-130m 0.65 GB (8 tokens) and 1.51 GB (2048 tokens) measured
-// for 0.64 and 1.56 estimated; mamba-790m 3.26 GB bf16 and 4.82 GB fp32 (8 tokens) for 3.30, 4.88.
-double memory_needed(const ModelConfig& c, int64_t ctx, double bytes_per_weight, double mapped) {
+// with LibTorch loaded (~120 MB), the weights in the compute dtype, the logits, the largest
+// layer's transient activations (fp32 scan inputs), and the mapped pages of the one tensor being
+// copied (the engine drops each tensor's mapped pages once it has its copy: core/io/mapped_file.h).
+// Checked against /usr/bin/time's maximum RSS (issue 9; README "Memory"): mamba-2.8b fp32 on the
+// 2-core CI machine, 8 tokens: see the README for the measured figure next to this estimate.
+double memory_needed(const ModelConfig& c, int64_t ctx, double bytes_per_weight, double largest_tensor) {
   constexpr double kRuntime = 120e6;
   double weights = static_cast<double>(c.parameter_count()) * bytes_per_weight;
   double logits = static_cast<double>(ctx) * c.padded_vocab * 4.0 * 2;  // logits + log-softmax
   double layer = static_cast<double>(ctx) * (c.in_proj_rows + 6.0 * c.d_inner) * 4.0;
-  return kRuntime + mapped + weights + logits + layer;
+  return kRuntime + largest_tensor + weights + logits + layer;
 }
 
 }  // namespace
@@ -68,8 +67,11 @@ Runner register_info(CLI::App& app) {
       dtypes[std::string(dtype_name(v.dtype))] += 1;
       storages[v.data] = std::max(storages[v.data], v.nbytes);
     }
-    size_t weight_bytes = 0;
-    for (const auto& [ptr, n] : storages) weight_bytes += n;
+    size_t weight_bytes = 0, largest = 0;
+    for (const auto& [ptr, n] : storages) {
+      weight_bytes += n;
+      largest = std::max(largest, n);
+    }
     std::string dtype_list;
     for (const auto& [d, n] : dtypes) dtype_list += (dtype_list.empty() ? "" : ", ") + d + " (" + std::to_string(n) + ")";
     std::string tok_desc = "none (pass --tokenizer FILE)";
@@ -80,8 +82,8 @@ Runner register_info(CLI::App& app) {
       tok_desc = tok.source() + " (" + std::to_string(tok_vocab) + " tokens)";
     }
     const bool m2 = c.is_mamba2();
-    const double mem_fp32 = memory_needed(c, 2048, 4, double(weight_bytes));
-    const double mem_bf16 = memory_needed(c, 2048, 2, double(weight_bytes));
+    const double mem_fp32 = memory_needed(c, 2048, 4, double(largest));
+    const double mem_bf16 = memory_needed(c, 2048, 2, double(largest));
     const size_t points = quant_points(c).size();
     std::string gated = !m2 ? "-" : c.n_groups == 1 ? "over all E (G = 1)"
                                                    : "per group of E/G channels (default; "

@@ -9,6 +9,7 @@
 #include "core/engine/observer.h"
 #include "core/engine/scan_ref.h"
 #include "core/engine/weight_set.h"
+#include "core/io/mapped_file.h"
 #include "core/util/error.h"
 
 namespace ms {
@@ -30,8 +31,10 @@ at::ScalarType storage_type(DType d, const std::string& key) {
 class WeightSource {
  public:
   using HostFn = std::function<at::Tensor(const std::string&)>;
-  WeightSource(HostFn host, std::string source, const EngineOptions& o)
-      : host_(std::move(host)), source_(std::move(source)), o_(o) {}
+  // Called with a key once its tensor is copied: a mapped source drops the mapped pages then.
+  using ReleaseFn = std::function<void(const std::string&)>;
+  WeightSource(HostFn host, std::string source, const EngineOptions& o, ReleaseFn release = {})
+      : host_(std::move(host)), release_(std::move(release)), source_(std::move(source)), o_(o) {}
 
   // Copies a tensor to the device in `dtype`; undefined when absent and optional.
   at::Tensor get(const std::string& key, at::ScalarType dtype, bool optional = false) const {
@@ -41,7 +44,9 @@ class WeightSource {
       throw InputError(source_, "tensor '" + key + "' is missing");
     }
     // A copy, always: the mapping may go away, and the engine owns its weights.
-    return host.to(o_.device, dtype, /*non_blocking=*/false, /*copy=*/true);
+    at::Tensor copy = host.to(o_.device, dtype, /*non_blocking=*/false, /*copy=*/true);
+    if (release_) release_(key);
+    return copy;
   }
   at::Tensor compute(const std::string& key, bool optional = false) const {
     return get(key, o_.dtype, optional);
@@ -52,6 +57,7 @@ class WeightSource {
 
  private:
   HostFn host_;
+  ReleaseFn release_;
   std::string source_;
   const EngineOptions& o_;
 };
@@ -119,7 +125,12 @@ std::unique_ptr<MambaModel> MambaModel::load(const Checkpoint& ck, const EngineO
         return at::from_blob(const_cast<std::byte*>(v->data), v->shape,
                              at::TensorOptions().dtype(storage_type(v->dtype, key)));
       },
-      ck.dir.string(), options);
+      ck.dir.string(), options,
+      // Peak memory near the weights' size (issue 9): without this, every mapped page read by
+      // the copy stays resident beside the copy until the kernel needs the memory.
+      [&ck](const std::string& key) {
+        if (const TensorView* v = ck.tensors.find(key)) release_mapped_pages(v->data, v->nbytes);
+      });
   return load_from(ck.config, L, options);
 }
 

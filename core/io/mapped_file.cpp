@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "core/util/error.h"
@@ -44,6 +45,17 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& 
   }
   ::close(fd);
   return file;
+}
+
+void release_mapped_pages(const void* data, std::size_t size) {
+  if (data == nullptr || size == 0) return;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(data);
+  const std::uintptr_t first = (begin + page - 1) / page * page;  // partial pages are shared with
+  const std::uintptr_t last = (begin + size) / page * page;       // neighbours: keep them
+  if (last <= first) return;
+  // Advice, not a requirement: a failure only means the pages stay resident.
+  (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

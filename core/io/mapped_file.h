@@ -27,4 +27,11 @@ class MappedFile {
   std::size_t size_ = 0;
 };
 
+// Drops the pages that lie wholly inside [data, data + size) of a read-only mapping from this
+// process's resident set (madvise MADV_DONTNEED). The mapping stays valid: a page read again comes
+// back from the file (or the page cache). Called once a mapped tensor has been copied into the
+// engine's own memory, so that opening a model costs the weights once, not twice (issue 9).
+// Harmless on memory that is not a file mapping of ours: it does nothing for a null or small range.
+void release_mapped_pages(const void* data, std::size_t size);
+
 }  // namespace ms

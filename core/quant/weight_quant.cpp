@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 
+#include "core/io/mapped_file.h"
 #include "core/util/error.h"
 
 namespace ms {
@@ -62,8 +63,12 @@ at::Tensor checkpoint_tensor(const Checkpoint& ck, const std::string& key) {
     case DType::BF16: t = at::kBFloat16; break;
     default: throw InputError(key, "weights must be F32, F16 or BF16");
   }
-  // A copy: the mapping belongs to the checkpoint.
-  return at::from_blob(const_cast<std::byte*>(v.data), v.shape, at::TensorOptions().dtype(t)).clone();
+  // A copy: the mapping belongs to the checkpoint. Its pages are then dropped from the resident
+  // set, so the copy is the only resident instance of these weights (issue 9's peak-memory goal).
+  at::Tensor copy =
+      at::from_blob(const_cast<std::byte*>(v.data), v.shape, at::TensorOptions().dtype(t)).clone();
+  release_mapped_pages(v.data, v.nbytes);
+  return copy;
 }
 
 QuantizedCheckpoint rtn_quantize_checkpoint(
