@@ -161,7 +161,10 @@ at::Tensor rtn_fake_quant(const at::Tensor& w, const RtnSpec& spec, const std::s
 }
 
 at::Tensor rtn_fake_quant_ref(const at::Tensor& w, const RtnSpec& spec, const std::string& name) {
-  const auto [groups, g] = group_layout(w, spec, name);
+  // Plain variables, not structured bindings: clang 14 (the sanitizer and fuzz builds) cannot
+  // capture bindings in the lambdas below.
+  const std::pair<int64_t, int64_t> layout = group_layout(w, spec, name);
+  const int64_t groups = layout.first, g = layout.second;
   const at::Tensor c = w.to(at::kCPU, at::kDouble).contiguous();
   const int64_t out = c.size(0), in = c.size(1);
   const double* src = c.data_ptr<double>();
@@ -206,10 +209,12 @@ at::Tensor rtn_fake_quant_ref(const at::Tensor& w, const RtnSpec& spec, const st
       for (int64_t i = 0; i < out * in; ++i) f(i);
     });
   } else {
-    for (const auto& [r, c0] : blocks)
+    for (const std::pair<int64_t, int64_t>& block : blocks) {
+      const int64_t r = block.first, c0 = block.second;
       quant_block([&](auto&& f) {
         for (int64_t j = c0; j < c0 + g; ++j) f(r * in + j);
       });
+    }
   }
   return result;
 }
