@@ -112,6 +112,43 @@ if(MAMBASCOPE_PACKAGE_CUDA)
   install(CODE "${MS_STRIP_TORCH_CODE}" COMPONENT cuda)
 endif()
 
+# --- Copyright files (Debian policy 12.5: /usr/share/doc/<package>/copyright in every package) ---
+# One text for all (packaging/copyright/mambascope); the bundled third-party parts add their own
+# licence texts, taken from the wheels they come from.
+set(_ms_doc_packages "cli:mambascope-cli" "libtorch:mambascope-libtorch" "data:mambascope-data")
+if(TARGET mambascope)
+  list(APPEND _ms_doc_packages "gui:mambascope")
+endif()
+if(MAMBASCOPE_PACKAGE_CUDA)
+  list(APPEND _ms_doc_packages "cuda:mambascope-cuda")
+endif()
+foreach(_comp_pkg ${_ms_doc_packages})
+  string(REPLACE ":" ";" _comp_pkg "${_comp_pkg}")
+  list(GET _comp_pkg 0 _comp)
+  list(GET _comp_pkg 1 _pkg)
+  install(FILES "${CMAKE_SOURCE_DIR}/packaging/copyright/mambascope" RENAME copyright
+          DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${_pkg} COMPONENT ${_comp})
+endforeach()
+get_filename_component(_ms_site "${MAMBASCOPE_TORCH_LIBDIR}/../.." ABSOLUTE)
+file(GLOB _ms_torch_licences "${_ms_site}/torch-*.dist-info/licenses/LICENSE"
+                             "${_ms_site}/torch-*.dist-info/licenses/NOTICE")
+foreach(_f ${_ms_torch_licences})
+  get_filename_component(_n "${_f}" NAME)
+  install(FILES "${_f}" RENAME "torch-${_n}" DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/mambascope-libtorch
+          COMPONENT libtorch)
+endforeach()
+# NVIDIA's licence: the CPU package bundles cudart and cupti (torch_cpu needs them to load), the
+# CUDA package the rest of the runtime.
+file(GLOB _ms_nv_licence "${_ms_site}/nvidia_cuda_runtime*.dist-info/licenses/License.txt")
+if(_ms_nv_licence)
+  install(FILES ${_ms_nv_licence} RENAME NVIDIA-License.txt
+          DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/mambascope-libtorch COMPONENT libtorch)
+  if(MAMBASCOPE_PACKAGE_CUDA)
+    install(FILES ${_ms_nv_licence} RENAME NVIDIA-License.txt
+            DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/mambascope-cuda COMPONENT cuda)
+  endif()
+endif()
+
 # --- CPack: one .deb per component ----------------------------------------------------------------
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME mambascope)

@@ -42,14 +42,18 @@ declare -A MUST=(
     ./usr/share/icons/hicolor/48x48/apps/io.github.mambascope.MambaScope.png
     ./usr/share/icons/hicolor/256x256/apps/io.github.mambascope.MambaScope.png
     ./usr/share/icons/hicolor/512x512/apps/io.github.mambascope.MambaScope.png
-    ./usr/share/man/man1/mambascope.1.gz"
-  [mambascope-cli]="./usr/bin/mambascope-cli ./usr/share/man/man1/mambascope-cli.1.gz"
+    ./usr/share/man/man1/mambascope.1.gz ./usr/share/doc/mambascope/copyright"
+  [mambascope-cli]="./usr/bin/mambascope-cli ./usr/share/man/man1/mambascope-cli.1.gz
+    ./usr/share/doc/mambascope-cli/copyright"
   [mambascope-data]="./usr/share/mambascope/models/demo-mamba/config.json
     ./usr/share/mambascope/models/demo-mamba/model.safetensors ./usr/share/mambascope/models/demo-mamba/tokenizer.json
     ./usr/share/mambascope/models/demo-mamba2/model.safetensors
-    ./usr/share/mambascope/texts/austen.txt ./usr/share/mambascope/texts/moby-dick.txt"
+    ./usr/share/mambascope/texts/austen.txt ./usr/share/mambascope/texts/moby-dick.txt
+    ./usr/share/doc/mambascope-data/copyright"
   [mambascope-libtorch]="./usr/lib/mambascope/torch/lib/libtorch_cpu.so ./usr/lib/mambascope/torch/lib/libc10.so
-    ./usr/lib/mambascope/torch/lib/libgomp.so.1"
+    ./usr/lib/mambascope/torch/lib/libgomp.so.1 ./usr/share/doc/mambascope-libtorch/copyright
+    ./usr/share/doc/mambascope-libtorch/torch-LICENSE ./usr/share/doc/mambascope-libtorch/torch-NOTICE
+    ./usr/share/doc/mambascope-libtorch/NVIDIA-License.txt"
 )
 for p in "${!MUST[@]}"; do
   f=$(deb "$p")
