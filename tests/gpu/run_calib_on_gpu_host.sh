@@ -5,7 +5,8 @@
 # on the HF fixtures and on random real-shape presets, then benchmark `bench calibrate`.
 #   tests/gpu/run_calib_on_gpu_host.sh [all|parity,reference,bench] [BENCH_SPECS...]
 # parity: kernels vs CPU references, fused vs reference path on the fixtures; reference: fused
-# statistics vs the float64 reference (tests/cli/hf_stats_ref.py) on random models; bench.
+# statistics vs the float64 reference (tests/cli/hf_stats_ref.py) on random models; bench;
+# oom: a calibration that cannot fit the GPU fails in one clear line, and the GPU works after it.
 # BENCH_SPECS: "preset dtype batch seq_len" (default: the 130m shapes). Results land in $OUT.
 set -uo pipefail
 WHAT=${1:-all}; shift || true
@@ -60,6 +61,26 @@ if want reference; then
     python3 tests/cli/hf_stats_ref.py "$W/$preset" tests/fixtures/models/tokenizer.json "$W/$preset.st" \
       --file "$W/a.txt" --file "$W/b.txt" --seq-len 96 --rtol 1e-3 2>/dev/null | sed 's/^/   /'
   done 2>&1 | tee "$OUT/stats-vs-float64.txt"
+  rm -rf "$W"
+fi
+
+if want oom; then
+  echo "== CUDA out of memory during calibration (issue 9)"
+  W=$(mktemp -d)
+  $CLI init-random --preset mamba-2.8b --dtype bf16 --out "$W/m" >/dev/null 2>&1
+  # ~3 M tokens of common words in one sequence: its in_proj output alone is over 100 GB in fp32.
+  python3 -c 'import random; r=random.Random(1); w="the of and to in is was that it for on with as by at from this be are".split(); print(" ".join(r.choice(w) for _ in range(3000000)))' > "$W/big.txt"
+  /usr/bin/time -f "%e s" $CLI calibrate "$W/m" --tokenizer tests/fixtures/models/tokenizer.json --file "$W/big.txt" \
+    --seq-len 3000000 --batch 1 --dtype fp32 --device cuda --out "$W/s.st" >/dev/null 2>"$W/err"
+  rc=$?
+  echo "exit $rc; stderr:"; grep -v "^Command exited" "$W/err" | tail -3 | sed "s/^/   /"
+  [ -e "$W/s.st" ] && echo "FAIL: a statistics file was written" || echo "no output file: ok"
+  ls -A "$W" | tr '\n' ' '; echo
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader | sed 's/^/GPU memory used after: /'
+  echo "-- the same model and text at a sensible size, right after"
+  $CLI calibrate "$W/m" --tokenizer tests/fixtures/models/tokenizer.json --file "$W/big.txt" --max-tokens 16384 \
+    --seq-len 2048 --batch 8 --dtype bf16 --device cuda --out "$W/s.st" >/dev/null 2>"$W/err" \
+    && echo "calibrate after OOM: ok ($(stat -c %s "$W/s.st") bytes)" || { echo "FAIL after OOM:"; tail -2 "$W/err"; }
   rm -rf "$W"
 fi
 
