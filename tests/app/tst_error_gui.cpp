@@ -123,6 +123,8 @@ class TestErrorGui : public QObject {
       previous = s->id;
     }
     QCOMPARE(previous, panel->process()->latestRequest());
+    // For the record (not asserted: speed lives in bench requant): the in-app refresh times.
+    for (const SnapshotPtr& s : {first, w2, h4, last}) qInfo("%s: %s", s->setting.c_str(), s->status.c_str());
   }
 
   // A result line turned into the view's snapshot: KL value k of window w predicts token k+1 of
