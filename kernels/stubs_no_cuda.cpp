@@ -36,3 +36,9 @@ void residual_rmsnorm_cuda(const NormArgs&, void*) { throw std::runtime_error("r
 namespace ms::kernels {
 void fwht_cuda(const FwhtArgs&, void*) { throw std::runtime_error("fwht: this build has no CUDA kernels"); }
 }  // namespace ms::kernels
+
+#include "kernels/scan_quant.h"
+namespace ms::kernels {
+void scan_quant_m1_cuda(const ScanQuantM1Args&, void*) { throw std::runtime_error("scan_quant_m1: this build has no CUDA kernels"); }
+void scan_quant_m2_cuda(const ScanQuantM2Args&, void*) { throw std::runtime_error("scan_quant_m2: this build has no CUDA kernels"); }
+}  // namespace ms::kernels

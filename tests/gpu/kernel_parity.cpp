@@ -16,6 +16,7 @@
 #include "kernels/fwht.h"
 #include "kernels/hist_bins.h"
 #include "kernels/ref_util.h"
+#include "kernels/scan_quant.h"
 
 namespace k = ms::kernels;
 
@@ -304,6 +305,169 @@ void test_fwht(int64_t rows, int64_t k, int64_t p, std::mt19937& rng) {
           y.download(), y.host, 1e-5, 1e-5);
 }
 
+// The quantized scans (kernels/scan_quant.h). One shape holds both architectures: Mamba-1 is
+// H = 1 head of R = E rows with A [E, N] and dt per row; Mamba-2 R = P rows per head.
+struct ScanQuantCase {
+  bool m1 = true;
+  int64_t B = 1, T = 1, H = 1, R = 1, N = 1, G = 1;
+  int64_t state_size() const { return B * H * R * N; }
+};
+
+void run_scan_quant(const ScanQuantCase& c, const k::StateQuantPod& q, bool gpu, int64_t t0, int64_t T,
+                    const Buf<float>& x, const Buf<float>& dt, const Buf<float>& A, const Buf<float>& Bm,
+                    const Buf<float>& Cm, const Buf<float>& D, Buf<float>& state, Buf<float>& y,
+                    Buf<float>* states) {
+  // Tokens t0 .. t0+T-1 of the inputs, which are [B, c.T, ...]: only B = 1 is sliced (T < c.T).
+  auto at = [&](const Buf<float>& b, int64_t per_token) {
+    return (gpu ? b.dev : b.host.data()) + t0 * per_token;
+  };
+  const int64_t xw = c.H * c.R, dtw = c.m1 ? c.R : c.H, bcw = c.G * c.N;
+  float* yp = (gpu ? y.dev : y.host.data()) + t0 * xw;
+  float* sp = gpu ? state.dev : state.host.data();
+  float* stp = states ? (gpu ? states->dev : states->host.data()) + t0 * c.H * c.R * c.N : nullptr;
+  if (c.m1) {
+    k::ScanQuantM1Args a;
+    a.batch = c.B; a.seqlen = T; a.E = c.R; a.N = c.N;
+    a.x = at(x, xw); a.dt = at(dt, dtw); a.A = gpu ? A.dev : A.host.data();
+    a.Bm = at(Bm, bcw); a.Cm = at(Cm, bcw); a.D = gpu ? D.dev : D.host.data();
+    a.state = sp; a.y = yp; a.states = stp; a.quant = q;
+    gpu ? k::scan_quant_m1_cuda(a, nullptr) : k::scan_quant_m1_ref(a);
+  } else {
+    k::ScanQuantM2Args a;
+    a.batch = c.B; a.seqlen = T; a.H = c.H; a.P = c.R; a.N = c.N; a.G = c.G;
+    a.x = at(x, xw); a.dt = at(dt, dtw); a.A = gpu ? A.dev : A.host.data();
+    a.Bm = at(Bm, bcw); a.Cm = at(Cm, bcw); a.D = gpu ? D.dev : D.host.data();
+    a.state = sp; a.y = yp; a.states = stp; a.quant = q;
+    gpu ? k::scan_quant_m2_cuda(a, nullptr) : k::scan_quant_m2_ref(a);
+  }
+}
+
+std::string quant_name(const k::StateQuantPod& q) {
+  if (!q.enabled()) return "H16";
+  static const char* methods[] = {"tensor", "channel", "state", "dsq"};
+  static const char* variants[] = {"abs.max", "abs.max.sqrt", "abs.mean", "abs.mean.sqrt"};
+  std::string s = "H" + std::to_string(q.bits) + " " + methods[int(q.method)];
+  if (q.method == k::StateQuantMethod::Dsq) s += std::string(" ") + variants[int(q.variant)];
+  return s;
+}
+
+// Whole-sequence parity. Float (H16): every output to rtol_of(F32). Quantized: the kernel's
+// expf may differ from glibc's in the last bit, which moves a value sitting on a rounding tie by
+// one step and, through the recurrence, every later token a little. So the quantized check is
+// token by token from the reference's state (teacher forcing, B = 1): y to the float tolerance;
+// the quantized state equal to it except at most one value in 10^4 exactly one step
+// (M_ij / qmax) apart, and only where qmax·h/M sits on a tie. The whole sequence in one launch
+// (any B): y within 2/qmax of its RMS.
+void test_scan_quant(const ScanQuantCase& c, const k::StateQuantPod& q, std::mt19937& rng) {
+  const int64_t xs = c.B * c.T * c.H * c.R, dts = c.B * c.T * (c.m1 ? c.R : c.H);
+  const int64_t bcs = c.B * c.T * c.G * c.N, As = c.m1 ? c.R * c.N : c.H, Ds = c.m1 ? c.R : c.H;
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  Buf<float> x(xs), dt(dts), A(As), Bm(bcs), Cm(bcs), D(Ds), state0(c.state_size());
+  for (float& v : x.host) v = nd(rng);
+  for (float& v : dt.host) v = k::ref::softplus(nd(rng) - 1.0f);
+  for (float& v : A.host) v = -std::exp(0.5f * nd(rng));
+  for (float& v : Bm.host) v = nd(rng);
+  for (float& v : Cm.host) v = nd(rng);
+  for (float& v : D.host) v = nd(rng);
+  for (float& v : state0.host) v = nd(rng);
+  for (auto* b : {&x, &dt, &A, &Bm, &Cm, &D, &state0}) b->upload();
+  const std::string name = std::string(c.m1 ? "scan_quant_m1" : "scan_quant_m2") + " B" +
+                           std::to_string(c.B) + " T" + std::to_string(c.T) + " H" + std::to_string(c.H) +
+                           " R" + std::to_string(c.R) + " N" + std::to_string(c.N) + " G" +
+                           std::to_string(c.G) + " " + quant_name(q);
+  const double rtol = rtol_of(k::DataType::F32);
+  // The whole sequence on both.
+  Buf<float> sg(c.state_size()), sr(c.state_size()), yg(xs), yr(xs);
+  Buf<float> stg(size_t(c.state_size() * c.T)), str(size_t(c.state_size() * c.T));
+  sg.host = sr.host = state0.host;
+  sg.upload();
+  run_scan_quant(c, q, false, 0, c.T, x, dt, A, Bm, Cm, D, sr, yr, &str);
+  run_scan_quant(c, q, true, 0, c.T, x, dt, A, Bm, Cm, D, sg, yg, &stg);
+  if (!q.enabled()) {
+    compare(name + " y", yg.download(), yr.host, 1e-5, rtol);
+    compare(name + " state", sg.download(), sr.host, 1e-5, rtol);
+    compare(name + " states", stg.download(), str.host, 1e-5, rtol);
+    return;
+  }
+  {
+    const std::vector<float> g = yg.download();
+    double se = 0, sref = 0;
+    for (size_t i = 0; i < g.size(); ++i) {
+      se += (double(g[i]) - yr.host[i]) * (double(g[i]) - yr.host[i]);
+      sref += double(yr.host[i]) * yr.host[i];
+    }
+    // Once a tie has gone the other way the two runs round independently near ties: about one
+    // step per element at worst, 1/qmax of the scale. A broken recurrence costs O(1).
+    const double rel = std::sqrt(se / std::max(1e-30, sref)), budget = 2.0 / ((1 << (q.bits - 1)) - 1);
+    std::printf("%-44s %s (whole sequence: y relative RMS difference %.2e, budget %.2e)\n",
+                (name + " y").c_str(), rel <= budget ? "ok" : "MISMATCH", rel, budget);
+    if (!(rel <= budget)) ++g_failures;
+  }
+  if (c.B != 1) return;  // the token-by-token check slices one sequence
+  const float qmax = float((1 << (q.bits - 1)) - 1);
+  const int64_t S = c.state_size(), RN = c.R * c.N, xw = c.H * c.R;
+  std::vector<float> s = state0.host, ch(size_t(c.R)), stv(size_t(c.N));
+  int64_t bad_y = 0, bad_state = 0, flips = 0;
+  double worst_y = 0;
+  Buf<float> one_g(S), one_r(S), h(S), ty_g(xs), ty_r(xs), ty_h(xs);
+  for (int64_t t = 0; t < c.T; ++t) {
+    one_r.host = s;
+    one_g.host = s;
+    one_g.upload();
+    h.host = s;
+    run_scan_quant(c, q, false, t, 1, x, dt, A, Bm, Cm, D, one_r, ty_r, nullptr);
+    run_scan_quant(c, q, true, t, 1, x, dt, A, Bm, Cm, D, one_g, ty_g, nullptr);
+    run_scan_quant(c, k::StateQuantPod{}, false, t, 1, x, dt, A, Bm, Cm, D, h, ty_h, nullptr);  // h_t
+    const std::vector<float> gs = one_g.download(), gy = ty_g.download();
+    for (int64_t i = t * xw; i < (t + 1) * xw; ++i) {
+      const double err = std::fabs(double(gy[i]) - ty_r.host[i]);
+      const double tol = 1e-5 + rtol * std::fabs(ty_r.host[i]);
+      worst_y = std::max(worst_y, err / tol);
+      if (!(err <= tol)) ++bad_y;
+    }
+    for (int64_t m = 0; m < S / RN; ++m) {
+      k::state_quant_scales_ref(h.host.data() + m * RN, c.R, c.N, q, ch.data(), stv.data());
+      for (int64_t i = 0; i < RN; ++i) {
+        const int64_t e = m * RN + i;
+        const double r = one_r.host[e], g = gs[e], err = std::fabs(g - r);
+        if (err <= 1e-6 * std::fabs(r) + 1e-30) continue;
+        // Allowed only as one step (M/qmax) where qmax·h/M sits on a rounding tie.
+        const double M = double(ch[size_t(i / c.N)]) * stv[size_t(i % c.N)];
+        const double step = M / qmax, v = double(h.host[e]) * qmax / M;
+        const bool on_tie = std::fabs((v - std::floor(v)) - 0.5) <= 1e-4 * std::max(1.0, std::fabs(v));
+        if (std::fabs(err - step) <= 1e-5 * step && on_tie) ++flips;
+        else ++bad_state;
+      }
+    }
+    s = one_r.host;
+  }
+  const bool ok = bad_y == 0 && bad_state == 0 && flips <= std::max<int64_t>(1, S * c.T / 10000);
+  std::printf("%-44s %s (token by token: worst y %.3f of the tolerance, %lld one-step flips, %lld others)\n",
+              (name + " t-by-t").c_str(), ok ? "ok" : "MISMATCH", worst_y, (long long)flips,
+              (long long)bad_state);
+  if (!ok) ++g_failures;
+}
+
+void test_scan_quants(const ScanQuantCase& c, std::mt19937& rng, bool all_methods) {
+  test_scan_quant(c, k::StateQuantPod{}, rng);
+  for (int bits : {4, 8}) {
+    for (k::StateQuantMethod m : {k::StateQuantMethod::Tensor, k::StateQuantMethod::Channel,
+                                  k::StateQuantMethod::State, k::StateQuantMethod::Dsq}) {
+      if (!all_methods && m != k::StateQuantMethod::Dsq) continue;
+      k::StateQuantPod q;
+      q.bits = bits;
+      q.method = m;
+      if (m != k::StateQuantMethod::Dsq) { test_scan_quant(c, q, rng); continue; }
+      for (k::StateQuantVariant v : {k::StateQuantVariant::AbsMax, k::StateQuantVariant::AbsMaxSqrt,
+                                     k::StateQuantVariant::AbsMean, k::StateQuantVariant::AbsMeanSqrt}) {
+        if (!all_methods && v != k::StateQuantVariant::AbsMeanSqrt) continue;
+        q.variant = v;
+        test_scan_quant(c, q, rng);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -340,6 +504,16 @@ int main() {
   for (auto [k, p] : {std::pair<int64_t, int64_t>{1, 1}, {1, 16}, {40, 1}, {40, 4}, {12, 64}, {40, 64},
                       {40, 128}, {40, 256}})
     test_fwht(33, k, p, rng);
+  // The quantized scans: odd sizes with every method, then the sizes of mamba-130m (E 1536,
+  // N 16) and mamba2-130m (H 24, P 64, N 128) at 512 tokens.
+  for (ScanQuantCase c : {ScanQuantCase{true, 1, 1, 1, 1, 1, 1}, ScanQuantCase{true, 2, 13, 1, 37, 5, 1},
+                          ScanQuantCase{true, 1, 29, 1, 37, 5, 1}, ScanQuantCase{true, 1, 17, 1, 300, 16, 1},
+                          ScanQuantCase{false, 2, 13, 3, 7, 5, 1}, ScanQuantCase{false, 1, 13, 3, 7, 5, 3},
+                          ScanQuantCase{false, 1, 9, 2, 17, 200, 2}})
+    test_scan_quants(c, rng, true);
+  test_scan_quants(ScanQuantCase{true, 1, 512, 1, 1536, 16, 1}, rng, false);
+  test_scan_quants(ScanQuantCase{true, 2, 512, 1, 1536, 16, 1}, rng, false);
+  test_scan_quants(ScanQuantCase{false, 1, 512, 24, 64, 128, 1}, rng, false);
   if (cudaDeviceSynchronize() != cudaSuccess) {
     std::printf("kernel_parity: CUDA error %s\n", cudaGetErrorString(cudaGetLastError()));
     return 1;
