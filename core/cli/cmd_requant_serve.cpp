@@ -105,6 +105,17 @@ Runner register_requant_serve(CLI::App& app) {
                                        "(default: the batch's own absmax)");
   add_engine_options(cmd, a->o);
   add_tokenizer_options(cmd, a->o);
+  cmd->footer(R"(
+Protocol (stdout is always JSON lines; --json changes nothing):
+  first   {"type": "ready", "windows", "seq_len", "layers", "ids", "pieces", "points", "device", ...}
+  in      {"id": 7, "wbits": 4, "abits": 8, "hbits": 4, "granularity": "channel|tensor|group:G",
+           "symmetric": true, "state_method": "dsq|tensor|channel|state", "dsq_variant": "...",
+           "act_scale": "dynamic|static", "act_granularity": "token|tensor", "token_detail": true,
+           "layers": {"3": {"wbits": 8, "abits": 16, "hbits": 4}}}   (every field optional; 16: float)
+  out     {"type": "result", "id": 7, "ms", "end_to_end", "points", "weights", "kl", "token_sqnr"}
+          {"type": "superseded", "id"} for a request a newer queued one replaced
+          {"type": "error", "id", "message"} for a bad request (the server keeps serving)
+End of input ends the server (exit 0).)");
   return [a] {
     const auto t0 = std::chrono::steady_clock::now();
     std::string file = a->file;

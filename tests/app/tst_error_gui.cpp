@@ -7,12 +7,14 @@
 //   - latest wins: a burst of slider moves ends on the newest request, and the delivered
 //     snapshots' ids only increase;
 //   - the snapshot built from a reply lines its token KL up with the tokens they predict;
+//   - a reply older than one already shown is dropped (a stand-in worker answering out of order);
 //   - under a real GL context, a click on a token in the text strip selects it (the bars then show
 //     each point's SQNR at that token); File › Export View saves that picture;
 //   - `mambascope MODEL --view error --screenshot F.png` writes a picture with the bars and the
 //     KL-coloured tokens in it (needs X: xvfb-run).
 // Needs the built CLI (the worker is `mambascope-cli requant-serve`) and the extracted texts.
 #include <QComboBox>
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QProcess>
@@ -160,6 +162,40 @@ class TestErrorGui : public QObject {
     QVERIFY(std::isinf(s->points[2].sqnr_db));          // null: exact
     QVERIFY(s->points[1].state);
     QCOMPARE(QString::fromStdString(s->status), QStringLiteral("2 × 3 tokens on cpu  ·  refreshed in 40 ms (model 12 ms)"));
+  }
+
+  // The app's half of "latest wins": a worker that answers out of order (a stand-in script for
+  // requant-serve) gets its older reply dropped; only the newest request's snapshot is delivered.
+  void staleRepliesAreDropped() {
+    QTemporaryDir dir;
+    const QString script = dir.filePath(QStringLiteral("fake-cli"));
+    QFile f(script);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("#!/bin/sh\n"
+            "echo '{\"type\":\"ready\",\"windows\":1,\"seq_len\":2,\"layers\":1,\"pieces\":[\"a\",\"b\"],\"device\":\"fake\"}'\n"
+            "read a; read b\n"
+            "echo '{\"type\":\"result\",\"id\":2,\"ms\":1,\"kl\":[0.5]}'\n"
+            "echo '{\"type\":\"result\",\"id\":1,\"ms\":1,\"kl\":[0.25]}'\n"
+            "exec sleep 30\n");
+    f.close();
+    QVERIFY(f.setPermissions(QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner));
+    const QByteArray saved = qgetenv("MAMBASCOPE_CLI");
+    qputenv("MAMBASCOPE_CLI", script.toLocal8Bit());
+    RequantProcess process;
+    QSignalSpy ready(&process, &RequantProcess::ready);
+    QSignalSpy delivered(&process, &RequantProcess::snapshotReady);
+    process.start(RequantProcess::Options{QStringLiteral("/model")});
+    qputenv("MAMBASCOPE_CLI", saved);
+    QTRY_COMPARE_WITH_TIMEOUT(ready.size(), 1, 10000);
+    QCOMPARE(process.request(QJsonObject{{"wbits", 8}}), qint64(1));
+    QCOMPARE(process.request(QJsonObject{{"wbits", 4}}), qint64(2));
+    QTRY_COMPARE_WITH_TIMEOUT(delivered.size(), 1, 10000);
+    QTest::qWait(300);  // the late reply for id 1 arrives in the same burst, and must be dropped
+    QCOMPARE(delivered.size(), 1);
+    const SnapshotPtr s = delivered.at(0).at(0).value<SnapshotPtr>();
+    QCOMPARE(s->id, int64_t(2));
+    QCOMPARE(s->token_kl[1], 0.5f);
+    QVERIFY(s->setting.find("W4") != std::string::npos);  // described from the request it answers
   }
 
   void clickATokenShowsItsErrors() {
