@@ -1,5 +1,6 @@
 #include "core/quant/scheme.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -19,13 +20,13 @@ void Scheme::validate() const {
 std::vector<std::string> Scheme::transforms() const {
   std::vector<std::string> t;
   for (const std::string& m : methods)
-    if (m != "rtn" && m != "gptq") t.push_back(m);
+    if (!is_rounding_method(m)) t.push_back(m);
   return t;
 }
 
 std::string Scheme::rounding() const {
   for (const std::string& m : methods)
-    if (m == "rtn" || m == "gptq") return m;
+    if (is_rounding_method(m)) return m;
   return "";
 }
 
@@ -36,7 +37,10 @@ std::string Scheme::describe() const {
         (weights->symmetric ? "sym" : "asym") + " " + weight_method;
   std::string chain;
   for (const std::string& t : transforms()) chain += (chain.empty() ? "" : ",") + t;
-  if (!chain.empty()) chain = chain + (runtime_transforms ? "" : " (weights only)") + " then ";
+  // "(weights only)": smooth-fused without its run-time parts (--weights-only); the other
+  // transforms have none.
+  const bool dropped = !runtime_transforms && std::count(methods.begin(), methods.end(), "smooth-fused");
+  if (!chain.empty()) chain = chain + (dropped ? " (weights only)" : "") + " then ";
   return chain + w + ", " + act.describe() + ", " + state.describe();
 }
 
