@@ -32,6 +32,8 @@ PointFakeQuant::PointFakeQuant(ActQuantSpec act, StateQuantSpec state, std::set<
 
 at::Tensor FakeQuant::gate(int, const at::Tensor& z) const { return at::silu(z); }
 
+std::optional<StateQuantSpec> FakeQuant::state_spec(const QuantPoint&) const { return std::nullopt; }
+
 void PointFakeQuant::set_runtime_transforms(const std::vector<RuntimeTransform>& runtime) {
   for (const RuntimeTransform& t : runtime) {
     const std::optional<QuantPoint> p = QuantPoint::parse(t.point);
@@ -75,6 +77,12 @@ at::Tensor PointFakeQuant::quantize_activation(const QuantPoint& point, const at
 
 at::Tensor PointFakeQuant::quantize_state(const QuantPoint&, const at::Tensor& state) const {
   return state_fake_quant(state, state_);
+}
+
+// quantize_state above is state_fake_quant(state_) at every point it quantizes.
+std::optional<StateQuantSpec> PointFakeQuant::state_spec(const QuantPoint& point) const {
+  if (point.site != Site::State || !points_.count(point)) return std::nullopt;
+  return state_;
 }
 
 }  // namespace ms

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -43,6 +44,10 @@ class FakeQuant {
   virtual at::Tensor quantize_activation(const QuantPoint& point, const at::Tensor& x) const = 0;
   // state fp32 [B, E, N] (Mamba-1) or [B, H, P, N] (Mamba-2), one token's -> the same.
   virtual at::Tensor quantize_state(const QuantPoint& point, const at::Tensor& state) const = 0;
+  // The quantizer of an ssm.state point as plain data, when quantize_state is exactly
+  // state_fake_quant with it (the CUDA scan then runs it inside the kernel: scan_kernel.h);
+  // nullopt (the default) keeps the per-token quantize_state calls.
+  virtual std::optional<StateQuantSpec> state_spec(const QuantPoint& point) const;
   // z [B, T, E] in the compute dtype -> the gate SiLU(z) (the default), same shape and dtype.
   virtual at::Tensor gate(int layer, const at::Tensor& z) const;
 };
@@ -58,6 +63,7 @@ class PointFakeQuant : public FakeQuant {
   bool quantizes(const QuantPoint& point) const override;
   at::Tensor quantize_activation(const QuantPoint& point, const at::Tensor& x) const override;
   at::Tensor quantize_state(const QuantPoint& point, const at::Tensor& state) const override;
+  std::optional<StateQuantSpec> state_spec(const QuantPoint& point) const override;
   at::Tensor gate(int layer, const at::Tensor& z) const override;
 
   // smooth-fused's run-time parts (PipelineResult::runtime): "s_silu" at `layers.i.out_proj.input`

@@ -2,11 +2,13 @@
 #include "core/engine/mamba_model.h"
 
 #include <functional>
+#include <optional>
 
 #include <ATen/ATen.h>
 
 #include "core/engine/fake_quant.h"
 #include "core/engine/observer.h"
+#include "core/engine/scan_kernel.h"
 #include "core/engine/scan_ref.h"
 #include "core/engine/weight_set.h"
 #include "core/io/mapped_file.h"
@@ -113,6 +115,13 @@ bool quantizes_state(const FakeQuant* fq, int64_t layer) {
 StateQuantizer state_quantizer(const FakeQuant* fq, int64_t layer) {
   const QuantPoint p{static_cast<int>(layer), Module::Ssm, Site::State};
   return [fq, p](const at::Tensor& s) { return fq->quantize_state(p, s); };
+}
+
+// The state quantizer as data when the CUDA scan can run it (bits 16: the float scan); nullopt
+// keeps the per-token quantize_state calls.
+std::optional<StateQuantSpec> kernel_state_spec(const FakeQuant* fq, int64_t layer) {
+  if (!quantizes_state(fq, layer)) return StateQuantSpec{};
+  return fq->state_spec(QuantPoint{static_cast<int>(layer), Module::Ssm, Site::State});
 }
 
 }  // namespace
@@ -268,7 +277,13 @@ at::Tensor MambaModel::mamba1_block(int64_t i, const at::Tensor& h_in, Recurrent
                                /*beta=*/1, /*threshold=*/20);            // [B, T, E]
   at::Tensor states;
   const bool want_states = wants(obs, i, Module::Ssm, Site::State);
-  at::Tensor y = quantizes_state(fq, i)
+  at::Tensor y;
+  // On a GPU, our scan kernel (scan_kernel.h); undefined when it does not apply.
+  if (const std::optional<StateQuantSpec> spec = kernel_state_spec(fq, i); spec && x.is_cuda())
+    y = scan_kernel_mamba1(x.to(at::kFloat), dt, w.A, Bm.to(at::kFloat), Cm.to(at::kFloat), w.D,
+                           st->ssm[static_cast<size_t>(i)], want_states ? &states : nullptr, *spec);
+  if (!y.defined())
+    y = quantizes_state(fq, i)
       ? selective_scan_mamba1_quant(x.to(at::kFloat), dt, w.A, Bm.to(at::kFloat),
                                     Cm.to(at::kFloat), w.D, st->ssm[static_cast<size_t>(i)],
                                     want_states ? &states : nullptr, state_quantizer(fq, i))
@@ -303,7 +318,12 @@ at::Tensor MambaModel::mamba2_block(int64_t i, const at::Tensor& h_in, Recurrent
   dt = at::clamp(dt, c.dt_limit_min, c.dt_limit_max);
   at::Tensor states;
   const bool want_states = wants(obs, i, Module::Ssm, Site::State);
-  at::Tensor y = quantizes_state(fq, i)
+  at::Tensor y;
+  if (const std::optional<StateQuantSpec> spec = kernel_state_spec(fq, i); spec && x.is_cuda())
+    y = scan_kernel_mamba2(x, dt, w.A, Bm, Cm, w.D, st->ssm[static_cast<size_t>(i)],
+                           want_states ? &states : nullptr, *spec);
+  if (!y.defined())
+    y = quantizes_state(fq, i)
       ? selective_scan_mamba2_quant(x, dt, w.A, Bm, Cm, w.D, st->ssm[static_cast<size_t>(i)],
                                     want_states ? &states : nullptr, state_quantizer(fq, i))
       : selective_scan_mamba2(x, dt, w.A, Bm, Cm, w.D, st->ssm[static_cast<size_t>(i)],

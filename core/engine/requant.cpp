@@ -45,6 +45,11 @@ class LayeredFakeQuant : public FakeQuant {
   at::Tensor quantize_state(const QuantPoint& p, const at::Tensor& s) const override {
     return state_fake_quant(s, state_.at(size_t(p.layer)));
   }
+  // quantize_state is state_fake_quant with the layer's spec: the CUDA scan may run it itself.
+  std::optional<StateQuantSpec> state_spec(const QuantPoint& p) const override {
+    if (p.site != Site::State || !state_.at(size_t(p.layer)).enabled()) return std::nullopt;
+    return state_.at(size_t(p.layer));
+  }
 
  private:
   std::vector<ActQuantSpec> act_;

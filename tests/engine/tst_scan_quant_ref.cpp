@@ -16,6 +16,8 @@
 
 #include <ATen/ATen.h>
 
+#include "core/engine/fake_quant.h"
+#include "core/engine/scan_kernel.h"
 #include "core/engine/scan_ref.h"
 #include "core/quant/dsq.h"
 #include "kernels/scan_quant.h"
@@ -264,6 +266,30 @@ class TestScanQuantRef : public QObject {
         for (const Quantizer& q : quantizers(bits))
           check_quantized(in, q, G == 1 ? "mamba2 H3 P7 N5 G1" : "mamba2 H3 P7 N5 G3");
     }
+  }
+
+  // The engine's door (scan_kernel.h): the spec reaches the kernel as the same quantizer, and a
+  // CPU scan never takes the kernel (the CPU path stays scan_ref's).
+  void engine_hands_the_quantizer_over() {
+    for (int bits : {4, 8})
+      for (const Quantizer& q : quantizers(bits)) {
+        const k::StateQuantPod pod = ms::state_quant_pod(q.spec);
+        QCOMPARE(pod.bits, q.pod.bits);
+        QVERIFY(pod.method == q.pod.method);
+        if (q.spec.method == ms::StateMethod::Dsq) QVERIFY(pod.variant == q.pod.variant);
+        const ms::QuantPoint state{2, ms::Module::Ssm, ms::Site::State};
+        const ms::QuantPoint input{2, ms::Module::InProj, ms::Site::Input};
+        ms::PointFakeQuant fq(ms::ActQuantSpec{}, q.spec, {state});
+        QVERIFY(fq.state_spec(state).has_value());
+        QCOMPARE(fq.state_spec(state)->bits, bits);
+        QVERIFY(!fq.state_spec(input).has_value());
+        QVERIFY(!fq.state_spec(ms::QuantPoint{3, ms::Module::Ssm, ms::Site::State}).has_value());
+      }
+    QCOMPARE(ms::state_quant_pod(ms::StateQuantSpec{}).bits, 16);
+    Inputs in = mamba1_inputs(1, 3, 7, 5);
+    at::Tensor st = in.state.clone();
+    QVERIFY(!ms::scan_kernel_mamba1(in.x, in.dt, in.A, in.Bm, in.Cm, in.D, st, nullptr, ms::StateQuantSpec{}).defined());
+    QVERIFY(at::equal(st, in.state));
   }
 
   void support_limits() {
