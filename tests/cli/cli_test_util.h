@@ -67,6 +67,17 @@ inline CliResult run_cli(const QStringList& args, const QString& cwd = {},
   return r;
 }
 
+// run_cli with `--json --device cpu` appended, parsed; a failed run fails the current test (naming
+// the command) and gives an empty object.
+inline json run_cli_json(const QStringList& args) {
+  const CliResult r = run_cli(args + QStringList{"--json", "--device", "cpu"});
+  if (r.exit_code != 0) {
+    QTest::qFail(qPrintable("failed: " + args.join(' ') + "\n" + r.describe()), __FILE__, __LINE__);
+    return json::object();
+  }
+  return json::parse(r.out.toStdString());
+}
+
 inline QByteArray read_bytes(const QString& path) {
   QFile f(path);
   if (!f.open(QIODevice::ReadOnly)) return {};

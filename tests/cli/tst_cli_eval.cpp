@@ -35,15 +35,6 @@ double perplexity_from_logits(const ms::NpyArray& logits, const json& ids) {
   return std::exp(nll / double(T - 1));
 }
 
-json run_json(const QStringList& args) {
-  const CliResult r = run_cli(args + QStringList{"--json", "--device", "cpu"});
-  if (r.exit_code != 0) {
-    QTest::qFail(qPrintable("failed: " + args.join(' ') + "\n" + r.describe()), __FILE__, __LINE__);
-    return json::object();
-  }
-  return json::parse(r.out.toStdString());
-}
-
 }  // namespace
 
 class TestCliEval : public QObject {
@@ -68,9 +59,9 @@ class TestCliEval : public QObject {
       const CliResult q = run_cli({"quantize", model, "--method", "rtn", "--format", "hf", "--wbits",
                                    "4", "--granularity", "group:4", "--asym", "--out", out});
       QVERIFY2(q.exit_code == 0, qPrintable(q.describe()));
-      const json e = run_json({"eval", model, "--scheme", out + "/mambascope.json", "--file", text, "--ctx", "32"});
-      const json pf = run_json({"perplexity", model, "--file", text, "--ctx", "32"});
-      const json pq = run_json({"perplexity", out, "--file", text, "--ctx", "32"});
+      const json e = run_cli_json({"eval", model, "--scheme", out + "/mambascope.json", "--file", text, "--ctx", "32"});
+      const json pf = run_cli_json({"perplexity", model, "--file", text, "--ctx", "32"});
+      const json pq = run_cli_json({"perplexity", out, "--file", text, "--ctx", "32"});
       const json& ee = e["end_to_end"];
       QCOMPARE(ee["perplexity_float"].get<double>(), pf["perplexity"].get<double>());
       // The export went through safetensors and a second load; both paths compute in fp32 with the
@@ -102,7 +93,7 @@ class TestCliEval : public QObject {
       const ms::NpyArray py = ms::read_npy_f32(
           (fixtures() + "/fq/" + name.left(6) + "_h4_dsq.npy").toStdString());
       const double want = perplexity_from_logits(py, ids);
-      const json e = run_json({"eval", model, "--hbits", "4", "--file", text});
+      const json e = run_cli_json({"eval", model, "--hbits", "4", "--file", text});
       const double got = e["end_to_end"]["perplexity_quant"].get<double>();
       qInfo("%s H4 DSQ perplexity: eval %.9g, Python loop %.9g", qPrintable(name), got, want);
       QVERIFY(std::abs(got / want - 1) < 1e-5);
@@ -114,7 +105,7 @@ class TestCliEval : public QObject {
           QVERIFY(p["sqnr_db"].is_number() && p["mse"].get<double>() > 0);
         }
       QVERIFY(saw_state);
-      const json t = run_json({"eval", model, "--hbits", "4", "--state-method", "tensor", "--file", text,
+      const json t = run_cli_json({"eval", model, "--hbits", "4", "--state-method", "tensor", "--file", text,
                                "--no-point-metrics"});
       QVERIFY(t["points"].empty());
       qInfo("%s H4 KL mean: dsq %g, per tensor %g", qPrintable(name),
@@ -138,11 +129,11 @@ class TestCliEval : public QObject {
   // Units cover exactly the quantized points and come most damaging first.
   void sweepRanks() {
     const QString model = model_dir("mamba1-hf"), text = text_of(model);
-    const json byLayer = run_json({"sweep", model, "--hbits", "4", "--state-method", "tensor", "--file", text});
+    const json byLayer = run_cli_json({"sweep", model, "--hbits", "4", "--state-method", "tensor", "--file", text});
     QCOMPARE(byLayer["units"].size(), size_t(2));
     const QString out = tmp_.filePath("sweep-w4");
     QCOMPARE(run_cli({"quantize", model, "--method", "rtn", "--format", "hf", "--wbits", "4", "--out", out}).exit_code, 0);
-    const json byPoint = run_json({"sweep", model, "--scheme", out + "/mambascope.json", "--hbits", "4",
+    const json byPoint = run_cli_json({"sweep", model, "--scheme", out + "/mambascope.json", "--hbits", "4",
                                    "--file", text, "--by", "point"});
     // 2 layers x (in_proj, x_proj, dt_proj, out_proj weights + the state).
     QCOMPARE(byPoint["units"].size(), size_t(10));

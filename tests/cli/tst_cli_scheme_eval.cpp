@@ -19,15 +19,6 @@ using namespace cli_test;
 
 namespace {
 
-json run_json(const QStringList& args) {
-  const CliResult r = run_cli(args + QStringList{"--json", "--device", "cpu"});
-  if (r.exit_code != 0) {
-    QTest::qFail(qPrintable("failed: " + args.join(' ') + "\n" + r.describe()), __FILE__, __LINE__);
-    return json::object();
-  }
-  return json::parse(r.out.toStdString());
-}
-
 const QStringList kCalib{"--calib-tokens", "512", "--calib-seq-len", "64"};
 
 }  // namespace
@@ -57,9 +48,9 @@ class TestCliSchemeEval : public QObject {
   void check_export(const QString& model, const QString& out) {
     if (QTest::currentTestFailed()) return;  // quantize failed: nothing to compare
     const QString text = text_of(model);
-    const json e = run_json({"eval", model, "--scheme", out + "/mambascope.json", "--file", text, "--ctx", "32"});
-    const json pf = run_json({"perplexity", model, "--file", text, "--ctx", "32"});
-    const json pq = run_json({"perplexity", out, "--file", text, "--ctx", "32"});
+    const json e = run_cli_json({"eval", model, "--scheme", out + "/mambascope.json", "--file", text, "--ctx", "32"});
+    const json pf = run_cli_json({"perplexity", model, "--file", text, "--ctx", "32"});
+    const json pq = run_cli_json({"perplexity", out, "--file", text, "--ctx", "32"});
     if (QTest::currentTestFailed()) return;
     const json& ee = e["end_to_end"];
     qInfo("%s %s: eval quantized %.12g, perplexity of the export %.12g (float %.12g)",
@@ -105,7 +96,7 @@ class TestCliSchemeEval : public QObject {
         const QString scheme = fresh("float") + ".json";
         write_json(scheme, json{{"methods", {methods}}, {"runtime_transforms", runtime},
                                 {"calibration", {{"tokens", 512}, {"seq_len", 64}}}});
-        const json e = run_json({"eval", model, "--scheme", scheme, "--file", text, "--ctx", "32"});
+        const json e = run_cli_json({"eval", model, "--scheme", scheme, "--file", text, "--ctx", "32"});
         const json& ee = e["end_to_end"];
         const double rel = std::abs(ee["perplexity_quant"].get<double>() / ee["perplexity_float"].get<double>() - 1);
         qInfo("%s %s%s in fp32: |ppl/ppl_float - 1| = %.3g, KL mean %.3g", qPrintable(name), methods,
@@ -125,7 +116,7 @@ class TestCliSchemeEval : public QObject {
       const QString model = model_dir(name), text = text_of(model);
       const QString out = quantize(model, QStringList{"--method", "smooth-fused,rtn", "--format", "packed",
                                                       "--wbits", "8", "--abits", "8"} + kCalib);
-      const json e = run_json({"eval", model, "--scheme", out + "/mambascope.json", "--file", text, "--ctx", "32"});
+      const json e = run_cli_json({"eval", model, "--scheme", out + "/mambascope.json", "--file", text, "--ctx", "32"});
       const bool mamba2 = name == "mamba2-hf";
       // Mamba-1: S-SiLU and an online Hadamard per layer (2 layers); Mamba-2: the Hadamard alone.
       QCOMPARE(e["runtime_transforms"].size(), size_t(mamba2 ? 2 : 4));
@@ -145,10 +136,10 @@ class TestCliSchemeEval : public QObject {
   void sweepTransformed() {
     const QString model = model_dir("mamba1-hf"), text = text_of(model);
     const QString out = quantize(model, {"--method", "hadamard,rtn", "--format", "hf", "--wbits", "4"});
-    const json s = run_json({"sweep", model, "--scheme", out + "/mambascope.json", "--file", text, "--ctx", "32"});
+    const json s = run_cli_json({"sweep", model, "--scheme", out + "/mambascope.json", "--file", text, "--ctx", "32"});
     QCOMPARE(s["units"].size(), size_t(2));
     for (const json& u : s["units"]) QVERIFY(u["kl_mean"].get<double>() > 0);
-    const json p = run_json({"sweep", model, "--scheme", out + "/mambascope.json", "--file", text, "--ctx", "32",
+    const json p = run_cli_json({"sweep", model, "--scheme", out + "/mambascope.json", "--file", text, "--ctx", "32",
                              "--by", "point"});
     QCOMPARE(p["units"].size(), size_t(8));  // 2 layers x 4 weights
   }
