@@ -277,8 +277,9 @@ class TestCliQuantize : public QObject {
     double ppl[9] = {};
     for (int bits : {8, 4}) {
       const QString out = fresh(name + "-w" + QString::number(bits) + "-");
+      // The report's own measurement is tested in tst_cli_report; here it would only cost time.
       const CliResult q = run_cli({"quantize", model, "--method", "rtn", "--format", "hf", "--wbits",
-                                   QString::number(bits), "--out", out});
+                                   QString::number(bits), "--out", out, "--no-eval", "--report-tokens", "256"});
       QVERIFY2(q.exit_code == 0, qPrintable(q.describe()));
       ppl[bits] = perplexity_of(out, text);
     }
