@@ -4,6 +4,7 @@
 #include <QCommandLineParser>
 #include <QRegularExpression>
 
+#include "app/teaching_tour.h"
 #include "core/model/quant_point.h"
 
 namespace ms::app {
@@ -70,8 +71,20 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
   const QCommandLineOption sizeOption(QStringLiteral("size"),
                                       QStringLiteral("Window size for --screenshot (default: 1400x900)."),
                                       QStringLiteral("WxH"), QStringLiteral("1400x900"));
+  const int tourSteps = static_cast<int>(teachingTourSteps().size());
+  const QCommandLineOption tourOption(
+      QStringLiteral("tour"),
+      QStringLiteral("Start the teaching tour (Help > Teaching Tour) at step <n> of %1; it sets the view, "
+                     "so --view is not needed. With --screenshot, renders that step.")
+          .arg(tourSteps),
+      QStringLiteral("n"));
+  const QCommandLineOption presentationOption(
+      QStringLiteral("presentation"),
+      QStringLiteral("With --tour: presentation mode (large fonts, only the view and the narration; "
+                     "full screen unless --screenshot)."));
   parser.addOptions({helpOption, versionOption, screenshotOption, viewOption, selectOption, statsOption, layerOption,
-                     textOption, tokensOption, deviceOption, tokenizerOption, sizeOption});
+                     textOption, tokensOption, deviceOption, tokenizerOption, sizeOption, tourOption,
+                     presentationOption});
   parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("The model to open."),
                                QStringLiteral("[MODEL]"));
   // Parsed before QApplication exists, so helpText() cannot know the program name yet.
@@ -100,6 +113,21 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
   }
   result.model = positional.isEmpty() ? defaultModel : positional.first();
 
+  if (parser.isSet(tourOption)) {
+    bool ok = false;
+    const int step = parser.value(tourOption).toInt(&ok);
+    if (!ok || step < 1 || step > tourSteps) {
+      result.error = QStringLiteral("--tour expects a step from 1 to %1, got '%2'").arg(tourSteps).arg(parser.value(tourOption));
+      return result;
+    }
+    result.tourStep = step;
+    result.view = teachingTourSteps()[static_cast<size_t>(step - 1)].view;  // the step decides
+  }
+  result.presentation = parser.isSet(presentationOption);
+  if (result.presentation && result.tourStep < 0) {
+    result.error = QStringLiteral("--presentation needs --tour N (presentation mode belongs to the teaching tour)");
+    return result;
+  }
   if (!viewNames().contains(result.view)) {
     result.error = QStringLiteral("unknown view '%1' (known: %2)").arg(result.view, viewNames().join(QStringLiteral(", ")));
     return result;

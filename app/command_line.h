@@ -20,6 +20,8 @@ struct CommandLine {
   QString device;                        // --device: for calibration (cpu, cuda, auto)
   QString tokenizer;                     // --tokenizer FILE: for models that ship none
   QSize size{1400, 900};                 // --size WxH (screenshot window size)
+  int tourStep = -1;                     // --tour N: the teaching tour's step N (1-based); -1: none
+  bool presentation = false;             // --presentation: the tour in presentation mode
   bool help = false;
   bool version = false;
   QString error;                         // non-empty: a usage error, one line

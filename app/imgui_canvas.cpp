@@ -72,17 +72,33 @@ void ImGuiCanvas::initializeGL() {
   io.BackendPlatformName = "mambascope_qt";
   ImGuiInputQueue::setupKeyMap(io);
 
-  // Fonts are rasterised at 1x; io.DisplayFramebufferScale maps them to device pixels.
-  m_theme = views::load_theme_fonts(*io.Fonts, fontDirectory().toStdString(), 1.0f);
-  io.FontDefault = m_theme.body;
-  io.UserData = &m_theme;
-  views::apply_style(1.0f);
+  loadFonts();
 
   const QSurfaceFormat format = context()->format();
   const bool core33 = !context()->isOpenGLES() &&
                       (format.majorVersion() > 3 || (format.majorVersion() == 3 && format.minorVersion() >= 3));
   ImGui_ImplOpenGL3_Init(core33 ? "#version 330 core" : "#version 130");
   m_clock.start();
+}
+
+void ImGuiCanvas::loadFonts() {
+  // Fonts are rasterised at the UI scale; io.DisplayFramebufferScale maps them to device pixels.
+  ImGuiIO& io = ImGui::GetIO();
+  io.Fonts->Clear();
+  m_theme = views::load_theme_fonts(*io.Fonts, fontDirectory().toStdString(), m_uiScale);
+  io.FontDefault = m_theme.body;
+  io.UserData = &m_theme;
+  views::apply_style(m_uiScale);
+  m_fontScale = m_uiScale;
+}
+
+void ImGuiCanvas::setUiScale(float scale) {
+  m_uiScale = std::clamp(scale, 0.5f, 3.0f);
+  requestFrames();
+}
+
+float ImGuiCanvas::bodyFontSize() const {
+  return m_context && m_theme.body ? m_theme.body->FontSize : 0.0f;
 }
 
 void ImGuiCanvas::shutdown() {
@@ -107,6 +123,10 @@ void ImGuiCanvas::paintGL() {
   io.DeltaTime = std::max(static_cast<float>(static_cast<double>(m_clock.nsecsElapsed()) * 1e-9), 1e-4f);
   m_clock.restart();
   const bool morePending = m_input.applyTo(io);
+  if (m_fontScale != m_uiScale) {
+    loadFonts();
+    ImGui_ImplOpenGL3_DestroyDeviceObjects();  // NewFrame below uploads the new atlas
+  }
 
   ImGui_ImplOpenGL3_NewFrame();
   ImGui::NewFrame();

@@ -39,6 +39,13 @@ class ImGuiCanvas : public QOpenGLWidget {
   // Renders `frames` frames now (ImGui lays out on the first) and returns the last one.
   QImage renderNow(int frames = 3);
   bool isInitialized() const { return m_context != nullptr; }
+  // The views' size: 1 normally, views::kPresentationScale in the teaching tour's presentation
+  // mode. Fonts are rasterised again at that size (sharp on a projector, unlike ImGui's
+  // FontGlobalScale) and the style's paddings scale with them, before the next frame.
+  void setUiScale(float scale);
+  float uiScale() const { return m_uiScale; }
+  // The pixel size of the body font the last frame was drawn with (0 before the first frame).
+  float bodyFontSize() const;
 
  protected:
   void initializeGL() override;
@@ -56,6 +63,7 @@ class ImGuiCanvas : public QOpenGLWidget {
 
  private:
   void shutdown();
+  void loadFonts();  // at m_uiScale, into the current context's atlas
   void scheduleRepaint();
   void onInput();
 
@@ -65,6 +73,8 @@ class ImGuiCanvas : public QOpenGLWidget {
   FrameFunction m_frame;
   QElapsedTimer m_clock;
   int m_extraFrames = 0;
+  float m_uiScale = 1.0f;
+  float m_fontScale = 0.0f;        // the scale the atlas was built at (0: none yet)
   bool m_inputEnabled = true;
   bool m_repaintScheduled = false;
 };

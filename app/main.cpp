@@ -12,6 +12,7 @@
 #include "app/data_dir.h"
 #include "app/main_window.h"
 #include "app/screenshot_runner.h"
+#include "app/teaching_tour.h"
 
 #ifndef MAMBASCOPE_VERSION
 #define MAMBASCOPE_VERSION "0.0.0"
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
     request.calibrate = calibrate;
     request.calibration = calibration;
     if (!cl.select.isEmpty()) request.select = ms::QuantPoint::parse(cl.select.toStdString());
+    request.tourStep = cl.tourStep - 1;
+    request.presentation = cl.presentation;
     ms::app::ScreenshotRunner runner(&window, request);
     QObject::connect(&runner, &ms::app::ScreenshotRunner::finished, &app, [&app](int code, const QString& error) {
       if (code != 0) std::fprintf(stderr, "mambascope: error: %s\n", qPrintable(error));
@@ -87,6 +90,10 @@ int main(int argc, char** argv) {
   }
 
   window.show();
+  if (cl.tourStep > 0) {  // the step's view shows at once; the model and statistics fill it in
+    window.teachingTour()->start(cl.tourStep - 1);
+    if (cl.presentation) window.teachingTour()->setPresentation(true);
+  }
   if (!cl.model.isEmpty()) window.openModel(cl.model);
   if (!cl.stats.isEmpty()) {
     const QString stats = cl.stats;

@@ -1,6 +1,8 @@
 // MainWindow (see main_window.h).
 #include "app/main_window.h"
 
+#include <algorithm>
+
 #include <QAction>
 #include <QActionGroup>
 #include <QApplication>
@@ -35,6 +37,7 @@
 #include "app/recent_files.h"
 #include "app/structure_model.h"
 #include "app/summary_panel.h"
+#include "app/teaching_tour.h"
 #include "core/model/checkpoint.h"
 #include "core/util/error.h"
 
@@ -273,6 +276,18 @@ void MainWindow::createActions() {
   QAction* about = help->addAction(tr("&About MambaScope"), this, &MainWindow::showAbout);
   about->setShortcut(QKeySequence(Qt::Key_F1));
   help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+  help->addSeparator();
+  m_tour = new TeachingTour(this);  // after the View menu's dock list: its dock shows with the tour only
+  // F1 is About; T for tour. Its keys (arrows, Space, Esc) are live only while it runs.
+  QAction* tour = help->addAction(tr("&Teaching Tour"), this, [this] { m_tour->start(0); });
+  tour->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
+  QAction* present = help->addAction(tr("&Presentation Mode"), this, [this](bool on) {
+    if (on && !m_tour->isActive()) m_tour->start(m_tour->current());
+    m_tour->setPresentation(on);
+  });
+  present->setCheckable(true);
+  present->setShortcut(QKeySequence(Qt::Key_F11));
+  connect(m_tour, &TeachingTour::presentationChanged, present, &QAction::setChecked);
 }
 
 void MainWindow::updateRecentMenu() {
@@ -390,6 +405,11 @@ void MainWindow::setView(const QString& name) {
   m_view = name;
   if (name == QLatin1String("error")) m_quantPanel->activate();  // starts the preview's worker
   for (QAction* action : m_viewGroup->actions()) action->setChecked(action->data().toString() == name);
+  m_canvas->requestFrames();
+}
+
+void MainWindow::setDistributionsBits(int bits) {
+  m_distributionsState.bits = std::clamp(bits, 2, 16);
   m_canvas->requestFrames();
 }
 

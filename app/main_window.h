@@ -50,6 +50,7 @@ namespace ms::app {
 
 class ImGuiCanvas;
 class StructureModel;
+class TeachingTour;
 class SummaryPanel;
 
 // What an open job hands to the UI: the checkpoint (its mappings stay alive for later views) and
@@ -87,6 +88,8 @@ class MainWindow : public QMainWindow {
   // Opens a statistics file for the open model (background job) and shows the channel-maxima view.
   void openStats(const QString& path);
   void setView(const QString& name);   // one of viewNames()
+  // The distributions view's bit width (its A bits slider); the teaching tour sets it.
+  void setDistributionsBits(int bits);
   // Calibrates the open model on the chosen text (mambascope-cli calibrate in a QProcess) and opens
   // the statistics when done; a cancelled run opens what it collected. Supersedes a running one.
   void calibrate(const CalibrationChoice& choice);
@@ -109,6 +112,8 @@ class MainWindow : public QMainWindow {
   QuantPanel* quantPanel() const { return m_quantPanel; }
   const views::error::ViewState& errorState() const { return m_errorState; }
   QString view() const { return m_view; }
+  const views::distributions::ViewState& distributionsState() const { return m_distributionsState; }
+  TeachingTour* teachingTour() const { return m_tour; }  // Help › Teaching Tour
 
  Q_SIGNALS:
   void modelOpened(const QString& path);
@@ -157,6 +162,7 @@ class MainWindow : public QMainWindow {
   CalibrationPanel* m_calibrationPanel = nullptr;
   CalibrationProcess* m_calibration = nullptr;
   QuantPanel* m_quantPanel = nullptr;      // the bit-width sliders and the error preview's worker
+  TeachingTour* m_tour = nullptr;
   std::unique_ptr<QTemporaryDir> m_tempDir;  // calibration outputs and typed texts, gone with the window
   int m_calibrationRuns = 0;
   QMenu* m_recentMenu = nullptr;

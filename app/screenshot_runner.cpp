@@ -10,6 +10,7 @@
 #include "app/imgui_canvas.h"
 #include "app/main_window.h"
 #include "app/quant_panel.h"
+#include "app/teaching_tour.h"
 
 namespace ms::app {
 
@@ -29,14 +30,21 @@ ScreenshotRunner::ScreenshotRunner(MainWindow* window, Request request, QObject*
       return;
     }
     if (m_request.select) m_window->selectPoint(*m_request.select);
+    if (m_request.tourStep >= 0) {  // it sets the view; statistics opened later put it back on its step
+      m_window->teachingTour()->start(m_request.tourStep);
+      if (m_request.presentation) m_window->teachingTour()->setPresentation(true, false);
+    }
     if (!m_request.stats.isEmpty()) {
       m_window->openStats(m_request.stats);
       return;
     }
     if (m_window->view() == QLatin1String("error")) {  // waits for the preview's first result
       QuantPanel* panel = m_window->quantPanel();
-      connect(panel, &QuantPanel::snapshotChanged, this, [this] { QTimer::singleShot(50, this, &ScreenshotRunner::capture); },
-              Qt::SingleShotConnection);
+      // The answer to the newest setting (a tour step moves the dock's sliders after the first).
+      connect(panel, &QuantPanel::snapshotChanged, this, [this, panel] {
+        if (panel->snapshot() && panel->snapshot()->id == panel->process()->latestRequest())
+          QTimer::singleShot(50, this, &ScreenshotRunner::capture);
+      });
       connect(panel, &QuantPanel::failed, this, [this](const QString& message) { fail(message); });
       return;  // the window started the preview when the model opened on this view
     }

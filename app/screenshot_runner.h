@@ -37,6 +37,8 @@ class ScreenshotRunner : public QObject {
     int layer = -1;                // --layer: checked against the model (the window shows it)
     bool calibrate = false;        // calibrate when no stats are given (the statistics views)
     CalibrationChoice calibration; // its text (empty: none found), tokens and device
+    int tourStep = -1;             // --tour: the teaching tour's step (0-based) applied once the model opens
+    bool presentation = false;     // --presentation: the tour's presentation mode (not full screen)
     int timeoutMs = 300000;        // calibrating on two CPU cores takes tens of seconds
   };
 

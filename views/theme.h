@@ -34,6 +34,10 @@ struct Palette {
 uint32_t kind_colour(PointKind kind);          // 0xAARRGGBB
 const char* kind_name(PointKind kind);         // "activation", "weight", "state", "not quantized"
 
+// The views' size in the teaching tour's presentation mode (fonts and paddings; 1 is normal):
+// 16 px body text becomes 28 px, readable from the back of a classroom on a projector.
+inline constexpr float kPresentationScale = 1.75f;
+
 struct Theme {
   ImFont* body = nullptr;    // 16 px DejaVu Sans
   ImFont* title = nullptr;   // 21 px DejaVu Sans Bold
