@@ -31,7 +31,8 @@ class MappedFile {
 // process's resident set (madvise MADV_DONTNEED). The mapping stays valid: a page read again comes
 // back from the file (or the page cache). Called once a mapped tensor has been copied into the
 // engine's own memory, so that opening a model costs the weights once, not twice (issue 9).
-// Harmless on memory that is not a file mapping of ours: it does nothing for a null or small range.
+// Does nothing unless the whole range lies inside a live MappedFile: on ordinary memory (a tensor
+// in memory viewed as a checkpoint) MADV_DONTNEED would zero the data, not drop a copy.
 void release_mapped_pages(const void* data, std::size_t size);
 
 }  // namespace ms
