@@ -357,6 +357,9 @@ void TeachingTour::setPresentation(bool on, bool fullScreen) {
 }
 
 bool TeachingTour::eventFilter(QObject* watched, QEvent* event) {
+  // Closing the window ends the tour first, so that the layout it saves (QSettings) has the usual
+  // docks, no narration and no full screen.
+  if (m_active && watched == m_window && event->type() == QEvent::Close) stop();
   if (!m_active || event->type() != QEvent::KeyPress) return QObject::eventFilter(watched, event);
   auto* widget = qobject_cast<QWidget*>(watched);
   if (!widget || (widget->window() != m_window && widget->window() != m_dock))

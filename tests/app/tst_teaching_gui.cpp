@@ -4,7 +4,8 @@
 //     end and each step leaves the view, layer, point, bits and Quantization dock it declares;
 //     Left / Page Up walk back; Esc leaves the tour and hides the narration;
 //   - presentation mode (F11) re-rasterises the views' fonts at kPresentationScale (16 px body text
-//     becomes 28 px), hides the other docks and the tool bar, and F11 again restores them;
+//     becomes 28 px), hides the other docks and the tool bar, and F11 again restores them; closing
+//     the window ends the tour first (the layout it saves has no narration and no full screen);
 //   - `mambascope --tour 2 --presentation --screenshot F.png` renders the outlier step full width:
 //     the view's outlier bar is in the picture and the docks are gone.
 // Needs the CLI (calibration; MAMBASCOPE_CLI overrides the built one) and an X display with
@@ -217,6 +218,16 @@ class TestTeachingGui : public QObject {
     QVERIFY(!tour->isActive() && !tour->presentation() && !present->isChecked());
     canvas->renderNow(2);
     QCOMPARE(canvas->bodyFontSize(), 16.0f);
+
+    // Closing the window ends the tour before the window saves its layout: no narration, no
+    // full screen, the other docks back.
+    present->trigger();
+    QVERIFY(tour->presentation() && !structureDock->isVisibleTo(&window));
+    window.close();
+    QVERIFY(!tour->isActive() && !tour->presentation());
+    QVERIFY(!window.isFullScreen());
+    QVERIFY(structureDock->isVisibleTo(&window));
+    QVERIFY(!tour->narrationDock()->isVisibleTo(&window));
   }
 
   void screenshotOfTheOutlierStep() {
