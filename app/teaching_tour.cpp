@@ -312,7 +312,7 @@ void TeachingTour::fitNarration() {
   // A dock at the bottom does not grow with word-wrapped text: give the text the height it
   // needs at the dock's width (the window's, docked at the bottom), so no sentence is cut off.
   const int width = std::max(m_text->width(), m_window->width() - 40);
-  m_text->setMinimumHeight(m_text->heightForWidth(width));
+  m_text->setMinimumHeight(std::max(0, m_text->heightForWidth(width)));  // -1: no text yet
 }
 
 void TeachingTour::updateNarrationFont() {
