@@ -219,8 +219,10 @@ __global__ void __launch_bounds__(kThreads) scan_quant_kernel(KernelArgs a) {
 #undef LIVE
 }
 
-// The largest MAXR instantiated per SPT (registers: MAXR·SPT states per thread at 512 threads).
-constexpr int kMaxRowsPerThread4 = 12, kMaxRowsPerThread8 = 6;
+// The largest MAXR instantiated per SPT (registers: MAXR·SPT states per thread at 512 threads;
+// 12 rows of 4 already spill a little at the 128 registers 512 threads allow, 16 (mamba-370m's
+// E 2048 at N 16) a little more: still one block per sequence, through L1).
+constexpr int kMaxRowsPerThread4 = 16, kMaxRowsPerThread8 = 6;
 
 bool whole_matrix(const StateQuantPod& q) {
   return q.enabled() && q.method != StateQuantMethod::Channel;
@@ -245,7 +247,10 @@ void launch_spt(KernelArgs a, int64_t batch, cudaStream_t stream, bool whole) {
   dim3 grid{unsigned((a.R + a.rows_per_block - 1) / a.rows_per_block), unsigned(batch * a.H)};
   if (per_thread <= 1) scan_quant_kernel<SPT, 1><<<grid, threads, 0, stream>>>(a);
   else if (per_thread <= 4) scan_quant_kernel<SPT, 4><<<grid, threads, 0, stream>>>(a);
-  else if constexpr (SPT == 4) scan_quant_kernel<SPT, kMaxRowsPerThread4><<<grid, threads, 0, stream>>>(a);
+  else if constexpr (SPT == 4) {
+    if (per_thread <= 12) scan_quant_kernel<SPT, 12><<<grid, threads, 0, stream>>>(a);
+    else scan_quant_kernel<SPT, kMaxRowsPerThread4><<<grid, threads, 0, stream>>>(a);
+  }
   else scan_quant_kernel<SPT, kMaxRowsPerThread8><<<grid, threads, 0, stream>>>(a);
 }
 

@@ -75,8 +75,9 @@ void state_quant_scales_ref(const float* h, int64_t R, int64_t N, const StateQua
                             float* ch, float* st);
 
 // What the CUDA scans take (checked; the references take any): d_state up to 256, and a
-// matrix whose scales need the whole of it (tensor, state, dsq) at most kMaxScanQuantRows rows
-// (one block holds it: 1024 threads, 24 rows each at N <= 128).
+// matrix whose scales need the whole of it (tensor, state, dsq) at most scan_quant_max_rows(N) rows
+// (one block holds it: 512 threads, 16 rows of 4 states each at N <= 128: 2048 rows at N 16,
+// 256 at N 128).
 constexpr int64_t kMaxScanQuantStates = 256;
 int64_t scan_quant_max_rows(int64_t N);
 // True when the CUDA scan takes this shape and quantizer (the engine falls back otherwise).

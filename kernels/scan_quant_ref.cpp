@@ -11,7 +11,7 @@
 namespace ms::kernels {
 namespace {
 
-// Mirrors scan_quant.cu's launch geometry (kThreads = 512; 12 or 6 rows per thread at most).
+// Mirrors scan_quant.cu's launch geometry (kThreads = 512; 16 or 6 rows per thread at most).
 int lanes_for(int64_t N, int spt) {
   int64_t need = (N + spt - 1) / spt, L = 1;
   while (L < need) L *= 2;
@@ -30,7 +30,7 @@ float one_out(const float* h, const float* c, int64_t N, float x, float d) {
 
 int64_t scan_quant_max_rows(int64_t N) {
   if (N < 1 || N > kMaxScanQuantStates) return 0;
-  const int spt = N <= 128 ? 4 : 8, per_thread = N <= 128 ? 12 : 6;
+  const int spt = N <= 128 ? 4 : 8, per_thread = N <= 128 ? 16 : 6;
   return int64_t(512 / lanes_for(N, spt)) * per_thread;
 }
 

@@ -296,6 +296,8 @@ class TestScanQuantRef : public QObject {
     k::StateQuantPod dsq;
     dsq.bits = 8;
     QVERIFY(k::scan_quant_cuda_supports(1536, 16, dsq));   // mamba-130m
+    QVERIFY(k::scan_quant_cuda_supports(2048, 16, dsq));   // mamba-370m
+    QVERIFY(!k::scan_quant_cuda_supports(2049, 16, dsq));
     QVERIFY(k::scan_quant_cuda_supports(64, 128, dsq));    // mamba2-130m
     QVERIFY(!k::scan_quant_cuda_supports(5120, 16, dsq));  // one block cannot hold mamba-2.8b's
     k::StateQuantPod channel = dsq;

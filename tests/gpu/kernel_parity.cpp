@@ -514,6 +514,7 @@ int main() {
   test_scan_quants(ScanQuantCase{true, 1, 512, 1, 1536, 16, 1}, rng, false);
   test_scan_quants(ScanQuantCase{true, 2, 512, 1, 1536, 16, 1}, rng, false);
   test_scan_quants(ScanQuantCase{false, 1, 512, 24, 64, 128, 1}, rng, false);
+  test_scan_quants(ScanQuantCase{true, 1, 64, 1, 2048, 16, 1}, rng, false);  // mamba-370m: 16 rows a thread
   if (cudaDeviceSynchronize() != cudaSuccess) {
     std::printf("kernel_parity: CUDA error %s\n", cudaGetErrorString(cudaGetLastError()));
     return 1;
