@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
 
   window.show();
   if (cl.tourStep > 0) {  // the step's view shows at once; the model and statistics fill it in
+    window.teachingTour()->setCalibratesWhenNeeded(cl.stats.isEmpty() && !calibrate);  // else main does it
     window.teachingTour()->start(cl.tourStep - 1);
     if (cl.presentation) window.teachingTour()->setPresentation(true);
   }

@@ -31,6 +31,7 @@ ScreenshotRunner::ScreenshotRunner(MainWindow* window, Request request, QObject*
     }
     if (m_request.select) m_window->selectPoint(*m_request.select);
     if (m_request.tourStep >= 0) {  // it sets the view; statistics opened later put it back on its step
+      m_window->teachingTour()->setCalibratesWhenNeeded(false);  // this runner opens or calibrates them
       m_window->teachingTour()->start(m_request.tourStep);
       if (m_request.presentation) m_window->teachingTour()->setPresentation(true, false);
     }

@@ -19,6 +19,8 @@
 #include <QToolBar>
 #include <QVBoxLayout>
 
+#include "app/calibration_process.h"
+#include "app/data_dir.h"
 #include "app/imgui_canvas.h"
 #include "app/main_window.h"
 #include "app/quant_panel.h"
@@ -278,6 +280,15 @@ void TeachingTour::apply() {
   MainWindow* w = m_window;
   w->setView(s.view);
   if (!w->snapshot()) return;  // the model opens later: modelOpened applies the step again
+  // Most steps need statistics: without any, calibrate as the app does by default (the
+  // narration's numbers were measured so); statsOpened applies the step again.
+  if (m_calibratesWhenNeeded && !w->stats() && !w->calibration()->isRunning() &&
+      !defaultCalibrationText().isEmpty()) {
+    CalibrationChoice choice;
+    choice.textFile = defaultCalibrationText();
+    choice.maxTokens = kDefaultCalibrationTokens;
+    w->calibrate(choice);
+  }
   // The layer first, then the point: selecting a different row always reaches the views (the
   // tree announces only changes), even when the point row was current already.
   w->selectLayer(s.layer);

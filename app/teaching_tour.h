@@ -11,7 +11,8 @@
 // and the narration in a large Qt font, for a projector.
 //
 // The numbers in the texts were measured in these views on the demo model calibrated as the app
-// does by default (the first 16,384 tokens of the shipped Austen text, sequences of 512).
+// does by default (the first 16,384 tokens of the shipped Austen text, sequences of 512); a tour
+// started on a model without statistics calibrates it so.
 #pragma once
 
 #include <optional>
@@ -72,6 +73,9 @@ class TeachingTour : public QObject {
   void setPresentation(bool on, bool fullScreen = true);
   bool presentation() const { return m_presentation; }
   QDockWidget* narrationDock() const { return m_dock; }
+  // Whether a step that needs statistics calibrates a model that has none (the default). Off
+  // where the caller opens or calibrates statistics itself (--stats, the screenshot mode).
+  void setCalibratesWhenNeeded(bool on) { m_calibratesWhenNeeded = on; }
 
  Q_SIGNALS:
   void stepChanged(int index);
@@ -100,6 +104,7 @@ class TeachingTour : public QObject {
   bool m_active = false;
   bool m_presentation = false;
   bool m_wasFullScreen = false;
+  bool m_calibratesWhenNeeded = true;
   std::vector<QWidget*> m_hidden;  // docks and bars presentation mode hid, to show again
 };
 
