@@ -23,5 +23,6 @@ Runner register_quantize(CLI::App& app);
 Runner register_eval(CLI::App& app);
 Runner register_sweep(CLI::App& app);
 Runner register_requant_serve(CLI::App& app);
+Runner register_preview(CLI::App& app);
 
 }  // namespace ms::cli

@@ -38,6 +38,7 @@ Examples:
   mambascope-cli sweep resources/models/demo-mamba --hbits 4 --state-method tensor --file moby.txt --by layer
   mambascope-cli bench forward --preset mamba-130m --device cpu --out bench.json
   mambascope-cli bench requant --preset mamba-130m --device cuda --out requant.json
+  mambascope-cli preview resources/models/demo-mamba --point layers.5.out_proj.input --method hadamard --bits 8
 
 Exit status: 0 success, 1 bad input or failed operation, 2 bad usage.
 Run `mambascope-cli COMMAND --help` for a command's flags.)";
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
   reg(ms::cli::register_eval);
   reg(ms::cli::register_sweep);
   reg(ms::cli::register_requant_serve);
+  reg(ms::cli::register_preview);
   // An unknown command is named (CLI11 would only say that a subcommand is required).
   if (argc > 1 && argv[1][0] != '-') {
     std::string known;
