@@ -92,6 +92,12 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
   result.helpText = parser.helpText().replace(QRegularExpression(QStringLiteral("^Usage: \\S+")),
                                               QStringLiteral("Usage: mambascope"));
 
+  const QCommandLineOption methodOption(
+      QStringLiteral("method"),
+      QStringLiteral("With --view distributions: show a method's before and after (hadamard, klt, smoothquant, "
+                     "dsq; dsq on the SSM state)."),
+      QStringLiteral("name"));
+  parser.addOption(methodOption);
   if (!parser.parse(arguments)) {
     result.error = parser.errorText();
     return result;
@@ -105,6 +111,11 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
   result.text = parser.value(textOption);
   result.device = parser.value(deviceOption);
   result.tokenizer = parser.value(tokenizerOption);
+  result.method = parser.value(methodOption);
+  if (!result.method.isEmpty() && !QStringList{"hadamard", "klt", "smoothquant", "dsq"}.contains(result.method)) {
+    result.error = QStringLiteral("unknown --method '%1' (known: hadamard, klt, smoothquant, dsq)").arg(result.method);
+    return result;
+  }
 
   const QStringList positional = parser.positionalArguments();
   if (positional.size() > 1) {

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   options.view = cl.view;
   options.layer = cl.layer;
   options.tokenizer = cl.tokenizer;
+  options.method = cl.method;
   ms::app::MainWindow window(options);
   // What a statistics view calibrates on when no --stats is given.
   ms::app::CalibrationChoice calibration;

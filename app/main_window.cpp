@@ -34,6 +34,7 @@
 #include "app/data_dir.h"
 #include "app/export_dialog.h"
 #include "app/imgui_canvas.h"
+#include "app/preview_process.h"
 #include "app/recent_files.h"
 #include "app/structure_model.h"
 #include "app/summary_panel.h"
@@ -83,6 +84,9 @@ MainWindow::MainWindow(Options options, QWidget* parent) : QMainWindow(parent), 
   setCentralWidget(m_canvas);
   m_empty = {"No model open", "File › Open (Ctrl+O), or drop a model folder, config.json or .safetensors here"};
   m_canvas->setFrameFunction([this] { drawFrame(); });
+  m_preview = new PreviewProcess(this);
+  connect(m_preview, &PreviewProcess::snapshotReady, m_canvas, [this] { m_canvas->requestFrames(); });
+  connect(m_preview, &PreviewProcess::failed, m_canvas, [this] { m_canvas->requestFrames(); });
 
   createDocks();
   createActions();
@@ -381,6 +385,8 @@ void MainWindow::onStatsLoaded(const QString& path, const std::shared_ptr<const 
   m_distributionsState = {};
   m_distributionsState.layer = layer;
   m_distributionsState.module = m_channelState.module;
+  m_distributionsState.method = m_options.method.toStdString();
+  if (m_options.method == QLatin1String("dsq") && m_options.layer < 0) m_distributionsState.layer = m_stateState.layer;
   // The statistics views stay where they are; from the structure, show the channel maxima.
   if (m_view == QLatin1String("structure")) setView(QStringLiteral("channel-maxima"));
   syncTreeFromStatsView();
@@ -563,7 +569,9 @@ void MainWindow::drawFrame() {
     return;
   }
   if (m_view == QLatin1String("distributions")) {
-    views::distributions::draw(*m_stats, m_distributionsState);
+    views::distributions::draw(*m_stats, m_distributionsState, m_preview->preview());
+    // Latest wins: a changed method, point or bit width replaces the run in flight.
+    m_preview->request({m_modelPath, m_options.tokenizer}, views::distributions::preview_request(m_distributionsState));
     return;
   }
   views::structure::draw(*m_snapshot, m_structureState);

@@ -49,6 +49,7 @@ struct Checkpoint;
 namespace ms::app {
 
 class ImGuiCanvas;
+class PreviewProcess;
 class StructureModel;
 class TeachingTour;
 class SummaryPanel;
@@ -77,6 +78,7 @@ class MainWindow : public QMainWindow {
     QString view = QStringLiteral("structure");   // one of viewNames()
     int layer = -1;                                 // --layer: shown once the model (or stats) opens
     QString tokenizer;                              // --tokenizer: passed to calibration
+    QString method;                                 // --method: the distributions view's method once stats open
   };
 
   explicit MainWindow(Options options, QWidget* parent = nullptr);
@@ -114,6 +116,7 @@ class MainWindow : public QMainWindow {
   QString view() const { return m_view; }
   const views::distributions::ViewState& distributionsState() const { return m_distributionsState; }
   TeachingTour* teachingTour() const { return m_tour; }  // Help › Teaching Tour
+  PreviewProcess* previewProcess() const { return m_preview; }  // the distributions view's "after" side
 
  Q_SIGNALS:
   void modelOpened(const QString& path);
@@ -163,6 +166,7 @@ class MainWindow : public QMainWindow {
   CalibrationProcess* m_calibration = nullptr;
   QuantPanel* m_quantPanel = nullptr;      // the bit-width sliders and the error preview's worker
   TeachingTour* m_tour = nullptr;
+  PreviewProcess* m_preview = nullptr;     // mambascope-cli preview runs for the distributions view
   std::unique_ptr<QTemporaryDir> m_tempDir;  // calibration outputs and typed texts, gone with the window
   int m_calibrationRuns = 0;
   QMenu* m_recentMenu = nullptr;

@@ -9,6 +9,7 @@
 
 #include "app/imgui_canvas.h"
 #include "app/main_window.h"
+#include "app/preview_process.h"
 #include "app/quant_panel.h"
 #include "app/teaching_tour.h"
 
@@ -61,7 +62,17 @@ ScreenshotRunner::ScreenshotRunner(MainWindow* window, Request request, QObject*
     // Let the tree and docks settle (layout happens in posted events) before grabbing.
     QTimer::singleShot(50, this, &ScreenshotRunner::capture);
   });
-  connect(m_window, &MainWindow::statsOpened, this, [this] { QTimer::singleShot(50, this, &ScreenshotRunner::capture); });
+  connect(m_window, &MainWindow::statsOpened, this, [this] {
+    // A method's before/after waits for its preview (mambascope-cli preview), which the first frame asks for.
+    if (m_window->view() == QLatin1String("distributions") && !m_window->distributionsState().method.empty()) {
+      connect(m_window->previewProcess(), &PreviewProcess::snapshotReady, this,
+              [this] { QTimer::singleShot(50, this, &ScreenshotRunner::capture); });
+      connect(m_window->previewProcess(), &PreviewProcess::failed, this, [this](const QString& message) { fail(message); });
+      m_window->canvas()->renderNow(1);
+      return;
+    }
+    QTimer::singleShot(50, this, &ScreenshotRunner::capture);
+  });
   connect(m_window, &MainWindow::modelFailed, this, [this](const QString&, const QString& message) { fail(message); });
   connect(m_window, &MainWindow::statsFailed, this, [this](const QString&, const QString& message) { fail(message); });
   connect(m_window, &MainWindow::calibrationFailed, this, [this](const QString& message) { fail(message); });

@@ -4,6 +4,7 @@
 // [SECTION] Header: point, layer, method, bits, numbers
 // [SECTION] Histogram of |x|
 // [SECTION] Per-channel absmax and variance
+// [SECTION] Before / after of a method (PreviewSnapshot)
 // [SECTION] Entry point
 #include "views/distributions_view.h"
 
@@ -39,6 +40,52 @@ double cv(const std::vector<T>& v) {
   double sq = 0.0;
   for (const T x : v) sq += (static_cast<double>(x) - mean) * (static_cast<double>(x) - mean);
   return mean > 0.0 ? std::sqrt(sq / static_cast<double>(v.size())) / mean : 0.0;
+}
+
+struct MethodItem {
+  const char* key;
+  const char* label;
+};
+constexpr MethodItem kMethods[] = {{"", "None (before only)"}, {"hadamard", "Hadamard"}, {"klt", "KLT"},
+                                   {"smoothquant", "SmoothQuant"}, {"dsq", "DSQ (ssm.state)"}};
+
+const char* method_label(const std::string& key) {
+  for (const MethodItem& m : kMethods)
+    if (key == m.key) return m.label;
+  return kMethods[0].label;
+}
+
+// Method, and its parameter: SmoothQuant's α, DSQ's baseline.
+void draw_method_selector(ViewState& state, float right) {
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float method_w = ImGui::CalcTextSize("None (before only)").x + ImGui::GetFrameHeight() + style.FramePadding.x * 2;
+  if (fits_on_row(method_w + ImGui::CalcTextSize("Method").x + 40.0f, right)) ImGui::SameLine(0.0f, 28.0f);
+  ImGui::AlignTextToFramePadding();
+  ImGui::TextDisabled("Method");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(method_w);
+  if (ImGui::BeginCombo("##method", method_label(state.method))) {
+    for (const MethodItem& m : kMethods)
+      if (ImGui::Selectable(m.label, state.method == m.key)) state.method = m.key;
+    ImGui::EndCombo();
+  }
+  if (state.method == "smoothquant") {
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(110.0f);
+    float alpha = static_cast<float>(state.alpha);
+    if (ImGui::SliderFloat("##alpha", &alpha, 0.0f, 1.0f, "α %.2f", ImGuiSliderFlags_AlwaysClamp))
+      state.alpha = std::round(alpha * 20.0f) / 20.0;  // steps of 0.05: each step is one CLI run
+  } else if (state.method == "dsq") {
+    ImGui::SameLine();
+    ImGui::TextDisabled("vs");
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(ImGui::CalcTextSize("channel").x + ImGui::GetFrameHeight() + style.FramePadding.x * 2);
+    if (ImGui::BeginCombo("##baseline", state.baseline.c_str())) {
+      for (const char* b : {"tensor", "channel", "state"})
+        if (ImGui::Selectable(b, state.baseline == b)) state.baseline = b;
+      ImGui::EndCombo();
+    }
+  }
 }
 
 //-------------------------------------------------------------------------------------------------
@@ -86,22 +133,7 @@ void draw_header(const StatsSnapshot& stats, const ChannelMaxima& m, ViewState& 
       state.user_changed = true;
     }
   }
-  const float method_w = ImGui::CalcTextSize("before (float)").x + ImGui::GetFrameHeight() + style.FramePadding.x * 2;
-  if (fits_on_row(method_w + ImGui::CalcTextSize("Method").x + 40.0f, right)) ImGui::SameLine(0.0f, 28.0f);
-  ImGui::AlignTextToFramePadding();
-  ImGui::TextDisabled("Method");
-  ImGui::SameLine();
-  ImGui::SetNextItemWidth(method_w);
-  if (ImGui::BeginCombo("##method", "before (float)")) {
-    ImGui::Selectable("before (float)", true);
-    for (const char* method : {"Hadamard", "KLT", "smooth-fused", "SmoothQuant", "DSQ"}) {
-      ImGui::BeginDisabled();
-      ImGui::Selectable(method, false);
-      ImGui::EndDisabled();
-    }
-    ImGui::TextDisabled("after: with the methods of issue 5");
-    ImGui::EndCombo();
-  }
+  draw_method_selector(state, right);
   const float slider_w = 150.0f;
   if (fits_on_row(slider_w + ImGui::CalcTextSize("A bits").x + 40.0f, right)) ImGui::SameLine(0.0f, 28.0f);
   ImGui::AlignTextToFramePadding();
@@ -112,7 +144,8 @@ void draw_header(const StatsSnapshot& stats, const ChannelMaxima& m, ViewState& 
   if (fits_on_row(box + ImGui::CalcTextSize("Log counts").x + 28.0f, right)) ImGui::SameLine(0.0f, 28.0f);
   ImGui::Checkbox("Log counts", &state.log_counts);
 
-  // Third row: the numbers.
+  // Third row: the numbers (with a method, the preview's before → after replace them).
+  if (!state.method.empty()) return;
   ImGui::PushFont(t.mono);
   ImGui::TextDisabled("channel absmax CV %s   channel variance CV %s   absmax %s",
                       fmt("%.2f", m.mean > 0 ? m.std / m.mean : 0).c_str(), fmt("%.2f", cv(m.channel_var)).c_str(),
@@ -202,9 +235,8 @@ void draw_histogram(const ChannelMaxima& m, const ViewState& state, ImVec2 pos, 
 //-------------------------------------------------------------------------------------------------
 
 void draw_channel_bars(const std::vector<float>& values, const char* label, double mean, uint32_t colour, ImVec2 pos,
-                       ImVec2 size) {
+                       ImVec2 size, float top = 0.0f) {
   const int n = static_cast<int>(values.size());
-  float top = 0.0f;
   for (const float v : values) top = std::max(top, v);
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const plot::Frame f = plot::frame(dl, pos, size, plot::Axis{-0.5, n - 0.5, plot::Scale::Linear, "channel", true},
@@ -224,13 +256,154 @@ void draw_channel_bars(const std::vector<float>& values, const char* label, doub
   }
 }
 
+//-------------------------------------------------------------------------------------------------
+// [SECTION] Before / after of a method (PreviewSnapshot)
+//-------------------------------------------------------------------------------------------------
+
+std::string db(double v) { return std::isfinite(v) ? fmt("%.1f", v) + " dB" : std::string("∞ dB"); }
+
+// Bins [first, last] holding values on either side (bin 0, |x| < 1e-8, is not drawn).
+bool hist_range(const PreviewSnapshot& p, std::size_t& first, std::size_t& last, double& peak_share) {
+  first = p.before.hist.size();
+  last = 0;
+  peak_share = 0.0;
+  for (const DistributionSide* side : {&p.before, &p.after}) {
+    double total = 0.0;
+    for (const int64_t c : side->hist) total += static_cast<double>(c);
+    if (total == 0.0) continue;
+    for (std::size_t i = 1; i < side->hist.size(); ++i)
+      if (side->hist[i] > 0) {
+        first = std::min(first, i);
+        last = std::max(last, i);
+        peak_share = std::max(peak_share, static_cast<double>(side->hist[i]) / total);
+      }
+  }
+  return first <= last && last + 1 < p.hist_edges.size();
+}
+
+void draw_side_histogram(const PreviewSnapshot& p, const DistributionSide& side, const ViewState& state, const char* title,
+                         ImVec2 pos, ImVec2 size) {
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  std::size_t first = 0, last = 0;
+  double peak = 0.0;
+  if (!hist_range(p, first, last, peak)) return;
+  double total = 0.0;
+  for (const int64_t c : side.hist) total += static_cast<double>(c);
+  const double lo = std::pow(10.0, std::floor(std::log10(p.hist_edges[first])));
+  const double hi = std::pow(10.0, std::ceil(std::log10(p.hist_edges[last + 1])));
+  plot::Axis x{lo, hi, plot::Scale::Log, std::string("|x|  ·  ") + title};
+  plot::Axis y{0.0, peak * 1.1, plot::Scale::Linear, "share of values"};
+  if (state.log_counts) y = plot::Axis{std::max(0.5 / std::max(total, 1.0), peak * 1e-7), peak * 2.0, plot::Scale::Log, "share of values"};
+  const plot::Frame f = plot::frame(dl, pos, size, x, y);
+  if (total == 0.0) return;
+  dl->PushClipRect(f.min, f.max, true);
+  for (std::size_t i = first; i <= last; ++i) {
+    if (side.hist[i] == 0) continue;
+    const float x0 = f.to_x(p.hist_edges[i]), x1 = f.to_x(p.hist_edges[i + 1]);
+    dl->AddRectFilled(ImVec2(x0, f.to_y(static_cast<double>(side.hist[i]) / total)),
+                      ImVec2(std::max(x1 - 1.0f, x0 + 1.0f), f.max.y), im_colour(Palette::activation, 0.85f));
+  }
+  const float px = f.to_x(side.absmax);
+  dl->AddLine(ImVec2(px, f.min.y), ImVec2(px, f.max.y), im_colour(kOutlier), 1.5f);
+  const std::string label = "absmax " + num(side.absmax);
+  const float w = plot::line_label_width(label);
+  const float tx = px + 6.0f + w < f.max.x ? px + 6.0f : px - 6.0f - w;
+  dl->AddText(ImVec2(tx, f.min.y + 4.0f), im_colour(kOutlier), label.c_str());
+  dl->PopClipRect();
+}
+
+double mean_of(const std::vector<double>& v) {
+  double sum = 0.0;
+  for (const double x : v) sum += x;
+  return v.empty() ? 0.0 : sum / static_cast<double>(v.size());
+}
+
+void draw_preview(const Preview& preview, const ViewState& state) {
+  const Theme t = theme();
+  const PreviewRequest wanted = preview_request(state);
+  const PreviewSnapshot* p = preview.snapshot.get();
+  const bool current = p && p->point.str() == wanted.point && p->method == wanted.method && p->bits == wanted.bits &&
+                       (wanted.method != "smoothquant" || p->alpha == wanted.alpha);
+  ImGui::PushFont(t.mono);
+  if (!preview.status.empty()) ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kZero)), "%s", preview.status.c_str());
+  if (!p) {
+    ImGui::PopFont();
+    return;
+  }
+  if (!current) ImGui::TextDisabled("(showing %s %s until the new preview arrives)", p->point.str().c_str(), p->method.c_str());
+  ImGui::TextUnformatted((p->point.str() + "  ·  " + p->transform + "  ·  " + std::to_string(p->tokens) + " tokens").c_str());
+  ImGui::Text("channel absmax CV %s → %s    channel variance CV %s → %s    absmax %s → %s",
+              fmt("%.2f", p->before.absmax_cv).c_str(), fmt("%.2f", p->after.absmax_cv).c_str(),
+              fmt("%.2f", p->before.var_cv).c_str(), fmt("%.2f", p->after.var_cv).c_str(), num(p->before.absmax).c_str(),
+              num(p->after.absmax).c_str());
+  std::string error;
+  if (p->is_state())
+    error = p->before.error.quantizer + " SQNR " + db(p->before.error.sqnr_db) + " → " + p->after.error.quantizer + " " +
+            db(p->after.error.sqnr_db);
+  else
+    error = "A" + std::to_string(p->bits) + " per-tensor SQNR " + db(p->before.error.sqnr_db) + " → " + db(p->after.error.sqnr_db);
+  ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kZero)), "%s", error.c_str());
+  if (!p->state_errors.empty()) {
+    std::string all = "at H" + std::to_string(p->bits) + ":";
+    for (const QuantError& e : p->state_errors) all += "   " + e.quantizer.substr(e.quantizer.find(' ') + 1) + " " + db(e.sqnr_db);
+    ImGui::SameLine(0.0f, 24.0f);
+    ImGui::TextDisabled("%s", all.c_str());
+  }
+  ImGui::PopFont();
+  ImGui::Spacing();
+
+  // Two columns (before | after), three rows (histogram, absmax, variance), shared y per row.
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float gap = 18.0f;
+  const float col_w = std::floor((avail.x - gap) * 0.5f);
+  const float hist_h = std::floor((avail.y - 2 * gap) * 0.44f);
+  const float bar_h = std::floor((avail.y - 2 * gap - hist_h) * 0.5f);
+  const ImVec2 right(origin.x + col_w + gap, origin.y);
+  const std::string after_title = p->is_state() ? "AFTER: S / DSQ scales" : "AFTER";
+  draw_side_histogram(*p, p->before, state, "BEFORE", origin, ImVec2(col_w, hist_h));
+  draw_side_histogram(*p, p->after, state, after_title.c_str(), right, ImVec2(col_w, hist_h));
+  float absmax_top = 0.0f;
+  for (const DistributionSide* side : {&p->before, &p->after})
+    for (const float v : side->channel_absmax) absmax_top = std::max(absmax_top, v);
+  const auto mean_f = [](const std::vector<float>& v) { return mean_of(std::vector<double>(v.begin(), v.end())); };
+  const float row2 = origin.y + hist_h + gap, row3 = row2 + bar_h + gap;
+  draw_channel_bars(p->before.channel_absmax, "absmax before", mean_f(p->before.channel_absmax),
+                    im_colour(Palette::activation, 0.85f), ImVec2(origin.x, row2), ImVec2(col_w, bar_h), absmax_top);
+  draw_channel_bars(p->after.channel_absmax, "absmax after", mean_f(p->after.channel_absmax),
+                    im_colour(Palette::activation, 0.85f), ImVec2(right.x, row2), ImVec2(col_w, bar_h), absmax_top);
+  double var_top = 0.0;
+  for (const DistributionSide* side : {&p->before, &p->after})
+    for (const double v : side->channel_var) var_top = std::max(var_top, v);
+  const std::vector<float> var_before(p->before.channel_var.begin(), p->before.channel_var.end());
+  const std::vector<float> var_after(p->after.channel_var.begin(), p->after.channel_var.end());
+  draw_channel_bars(var_before, "variance before", mean_of(p->before.channel_var), im_colour(Palette::weight, 0.85f),
+                    ImVec2(origin.x, row3), ImVec2(col_w, avail.y - (row3 - origin.y)), static_cast<float>(var_top));
+  draw_channel_bars(var_after, "variance after", mean_of(p->after.channel_var), im_colour(Palette::weight, 0.85f),
+                    ImVec2(right.x, row3), ImVec2(col_w, avail.y - (row3 - origin.y)), static_cast<float>(var_top));
+  ImGui::SetCursorScreenPos(origin);
+  ImGui::Dummy(avail);
+}
+
 }  // namespace
+
+PreviewRequest preview_request(const ViewState& state) {
+  PreviewRequest r;
+  if (state.method.empty()) return r;
+  r.method = state.method;
+  r.point = state.method == "dsq" ? QuantPoint{state.layer, Module::Ssm, Site::State}.str()
+                                  : QuantPoint{state.layer, state.module, Site::Input}.str();
+  r.bits = std::clamp(state.bits, 2, 8);
+  r.alpha = state.alpha;
+  r.baseline = state.baseline;
+  return r;
+}
 
 //-------------------------------------------------------------------------------------------------
 // [SECTION] Entry point
 //-------------------------------------------------------------------------------------------------
 
-void draw(const StatsSnapshot& stats, ViewState& state) {
+void draw(const StatsSnapshot& stats, ViewState& state, const Preview& preview) {
   if (stats.series.empty() || stats.n_layers < 1) {
     ImGui::TextDisabled("This statistics file has no activation points.");
     return;
@@ -240,6 +413,10 @@ void draw(const StatsSnapshot& stats, ViewState& state) {
   draw_header(stats, stats.find(state.module)->layers[static_cast<std::size_t>(state.layer)], state);
   state.layer = std::clamp(state.layer, 0, static_cast<int>(stats.n_layers) - 1);
   const ChannelMaxima& m = stats.find(state.module)->layers[static_cast<std::size_t>(state.layer)];
+  if (!state.method.empty()) {
+    draw_preview(preview, state);
+    return;
+  }
   if (m.hist.empty() || m.channel_var.empty()) {
     ImGui::TextDisabled("This statistics file has no histograms or channel sums for %s.", m.point.str().c_str());
     return;

@@ -4,11 +4,18 @@
 // their coefficients of variation; and what per-tensor round-to-nearest at the chosen bits would
 // cost (core's estimate from the histogram: step, MSE, SQNR, share of values that become 0).
 //
-// "Before" only: the "after" side of each method (Hadamard, KLT, smooth-fused, SmoothQuant, DSQ)
-// needs the transforms of issue 5 in the statistics; the method selector says so. Draws from an
-// immutable StatsSnapshot; all UI state lives in ViewState.
+// With a method chosen (Hadamard, KLT, SmoothQuant on an activation point; DSQ against a baseline
+// state quantizer on layers.{i}.ssm.state) it shows BEFORE and AFTER side by side from an
+// immutable PreviewSnapshot that `mambascope-cli preview` computed (the app runs it; this view
+// computes nothing): both histograms on the same axes, per-channel absmax and variance before and
+// after, the CVs and the quantizer's SQNR before → after. The view only says which preview it
+// wants (ViewState::preview_request); all UI state lives in ViewState.
 #pragma once
 
+#include <memory>
+#include <string>
+
+#include "core/model/preview_snapshot.h"
 #include "core/model/quant_point.h"
 #include "core/model/stats_file.h"
 
@@ -20,8 +27,28 @@ struct ViewState {
   int bits = 8;                     // the bit width whose rounding the plots and numbers show
   bool log_counts = true;           // histogram counts span decades
   bool user_changed = false;        // set by draw() when the user picked another layer or point
+  std::string method;               // "" (none), hadamard, klt, smoothquant, dsq (the state)
+  double alpha = 0.5;               // SmoothQuant
+  std::string baseline = "tensor";  // DSQ's comparison: tensor, channel or state
 };
 
-void draw(const StatsSnapshot& stats, ViewState& state);
+// The preview the state asks for, as `mambascope-cli preview` arguments: point, method, bits
+// (2..8: the slider's 9..16 ask for 8), alpha, baseline. Empty when no method is chosen.
+struct PreviewRequest {
+  std::string point, method, baseline;
+  int bits = 8;
+  double alpha = 0.5;
+  bool operator==(const PreviewRequest&) const = default;
+};
+PreviewRequest preview_request(const ViewState& state);
+
+// What the app has for the view: the newest snapshot (may be for an older request) and a status
+// line ("computing…", an error) while the requested one is not there.
+struct Preview {
+  std::shared_ptr<const PreviewSnapshot> snapshot;
+  std::string status;
+};
+
+void draw(const StatsSnapshot& stats, ViewState& state, const Preview& preview = {});
 
 }  // namespace ms::views::distributions
