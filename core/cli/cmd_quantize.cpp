@@ -13,14 +13,15 @@
 // --gguf-type T` rounds the weights as ggml's T does, so our perplexity and llama.cpp's on the
 // GGUF are about the same weights.
 //
-// Transforms before the rounding: core/cli/quantize_transforms.h. GPTQ (--format hf only, for
-// now): core/cli/quantize_gptq.h.
+// Transforms before the rounding: core/cli/quantize_transforms.h. GPTQ (--format hf, and packed
+// with GPTQ's own codes and act-order's g_idx): core/cli/quantize_gptq.h.
 
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -174,9 +175,9 @@ Runner register_quantize(CLI::App& app) {
   return [a] {
     const std::vector<std::string> methods = parse_methods(a->method);
     const bool use_gptq = methods.back() == "gptq";
-    if (use_gptq && (a->format != "hf" || !a->gguf_type.empty()))
-      throw UsageError("--method gptq exports --format hf (without --gguf-type) in this version; packed "
-                       "GPTQ codes (with act-order's g_idx) are not written yet");
+    if (use_gptq && (a->format == "gguf" || !a->gguf_type.empty()))
+      throw UsageError("--method gptq exports --format hf or packed: ggml's blocks fix their own scales, "
+                       "which GPTQ's codes do not follow (no --format gguf or --gguf-type)");
     if (a->format == "gguf" && a->gguf_type.empty())
       throw UsageError("--format gguf needs --gguf-type f16, q8_0 or q4_0");
     if (a->format == "packed" && !a->gguf_type.empty())
@@ -272,7 +273,19 @@ Runner register_quantize(CLI::App& app) {
         check_free_space(tmp, ck.tensors.total_bytes());
         std::set<at::ScalarType> stored_types;
         if (a->format == "packed") {
-          errors = write_packed_checkpoint(ck, spec, modules, dtype, tmp, progress);
+          // GPTQ's own codes, scales and (act-order) g_idx, packed as they are: no second rounding.
+          std::map<std::string, PackedLinear> gptq_codes;
+          if (use_gptq) {
+            const GptqCalibArgs calib{a->transforms.calib_files, a->transforms.calib_tokens,
+                                      a->transforms.calib_seq_len};
+            GptqExport g = gptq_export(ck, spec, modules, dtype, a->gptq, calib, tokenizer, progress);
+            for (const GptqWeightReport& r : g.checkpoint.gptq)
+              gptq_codes[r.key] = PackedLinear{spec.bits, spec.symmetric, r.codes, r.scales,
+                                               spec.symmetric ? at::Tensor() : r.zeros,
+                                               a->gptq.act_order ? r.g_idx : at::Tensor()};
+            gptq_info = std::move(g.scheme);
+          }
+          errors = write_packed_checkpoint(ck, spec, modules, dtype, tmp, progress, use_gptq ? &gptq_codes : nullptr);
           format_info = {{"file", "model.safetensors"}};
         } else {
           // The same rounding eval and sweep rerun from mambascope.json (core/cli/scheme_model.h).
@@ -367,7 +380,7 @@ Runner register_quantize(CLI::App& app) {
                              {"symmetric", spec.symmetric},
                              {"group_size", spec.granularity == RtnGranularity::Group ? json(spec.group_size)
                                                                                         : json(nullptr)},
-                             {"act_order", false},
+                             {"act_order", use_gptq && a->gptq.act_order},
                              {"modules", mods},
                              {"layout", "README \"Export formats\": X.qweight, X.scales, X.zeros, X.g_idx"}};
       const std::vector<WeightError>& q_errors = errors;

@@ -4,7 +4,7 @@
 // calibration windows, and the sequential run over the (possibly transformed) checkpoint
 // (core/quant/gptq_model.h), shaped like the RTN writer's result so the command exports it the same way.
 //
-// Not here: writing files; --format packed and gguf (GPTQ's codes are not exported packed yet).
+// Not here: writing files (hf and packed: cmd_quantize.cpp; GGUF cannot hold GPTQ codes).
 #pragma once
 
 #include <cstdint>

@@ -136,7 +136,8 @@ std::vector<WeightError> write_packed_checkpoint(const Checkpoint& ck, const Rtn
                                                  const std::vector<Module>& modules,
                                                  std::optional<at::ScalarType> dtype,
                                                  const std::filesystem::path& dir,
-                                                 const std::function<bool(int64_t, int64_t)>& progress) {
+                                                 const std::function<bool(int64_t, int64_t)>& progress,
+                                                 const std::map<std::string, PackedLinear>* precomputed) {
   spec.validate();
   std::vector<std::string> order;
   for (int64_t i = 0; i < ck.config.n_layer; ++i)
@@ -157,13 +158,19 @@ std::vector<WeightError> write_packed_checkpoint(const Checkpoint& ck, const Rtn
     at::Tensor t = checkpoint_tensor(ck, key);
     const std::string hf = file_key(key, Layout::HF);
     if (std::find(order.begin(), order.end(), key) != order.end()) {
-      const RtnParams params = rtn_fit(t, spec, key);
       PackedLinear p;
-      p.bits = spec.bits;
-      p.symmetric = spec.symmetric;
-      p.codes = rtn_quantize(t, params);
-      p.scales = params.scales;
-      if (!spec.symmetric) p.zeros = params.zeros;
+      if (precomputed) {
+        const auto it = precomputed->find(key);
+        if (it == precomputed->end()) throw InputError(key, "no codes were computed for this weight");
+        p = it->second;
+      } else {
+        const RtnParams params = rtn_fit(t, spec, key);
+        p.bits = spec.bits;
+        p.symmetric = spec.symmetric;
+        p.codes = rtn_quantize(t, params);
+        p.scales = params.scales;
+        if (!spec.symmetric) p.zeros = params.zeros;
+      }
       for (auto& kt : packed_tensors(hf, p)) tensors.push_back(std::move(kt));
       errors[key] = weight_error(key, t, packed_dequantize(p));
     } else {

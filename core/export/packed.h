@@ -23,6 +23,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -63,11 +64,14 @@ std::vector<std::pair<std::string, at::Tensor>> packed_tensors(const std::string
 // out; `dtype` converts float tensors). Returns the per-weight errors of the dequantized values
 // (forward order). progress(done, total) returning false throws Cancelled. The caller writes
 // config.json, the tokenizer and mambascope.json (with a "packing" section: packing_scheme()).
+// `precomputed` (canonical key -> codes), when given, supplies every chosen Linear's codes instead
+// of RTN (GPTQ's, with act-order's g_idx); a chosen Linear missing from it is an error.
 std::vector<WeightError> write_packed_checkpoint(const Checkpoint& checkpoint, const RtnSpec& spec,
                                                  const std::vector<Module>& modules,
                                                  std::optional<at::ScalarType> dtype,
                                                  const std::filesystem::path& dir,
-                                                 const std::function<bool(int64_t, int64_t)>& progress = {});
+                                                 const std::function<bool(int64_t, int64_t)>& progress = {},
+                                                 const std::map<std::string, PackedLinear>* precomputed = nullptr);
 
 // Reads a packed export directory (model.safetensors + config.json + mambascope.json) and returns
 // every tensor under its canonical key, quantized Linears dequantized to fp32 (what the fake-quant

@@ -100,7 +100,7 @@ std::vector<GptqWeightReport> gptq_quantize_weights(WeightSet& weights, const Gp
     at::Tensor& w = weights.at(key);
     GptqResult r = gptq_quantize(w, obs.hessian(), spec, key);
     w = r.weight.to(w.scalar_type());
-    reports.push_back({key, r.dead_columns, r.loss, obs.rows()});
+    reports.push_back({key, r.dead_columns, r.loss, obs.rows(), r.codes, r.scales, r.zeros, r.g_idx});
     if (progress && !progress(int64_t(reports.size()), int64_t(targets.size()))) throw Cancelled();
   }
   return reports;

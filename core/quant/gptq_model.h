@@ -50,6 +50,9 @@ struct GptqWeightReport {
   int64_t dead_columns = 0;
   double loss = 0;           // GptqResult::loss
   int64_t tokens = 0;        // rows of X behind its Hessian
+  // GptqResult's codes, scales, zeros (undefined when symmetric) and g_idx: what --format packed
+  // stores (core/export/packed.h), so the codes need not be re-derived from the values.
+  at::Tensor codes, scales, zeros, g_idx;
 };
 
 // Quantizes `weights` (fp32 tensors recommended) in place: every chosen module of every layer

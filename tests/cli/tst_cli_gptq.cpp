@@ -142,8 +142,8 @@ class TestCliGptq : public QObject {
       QVERIFY2(r.exit_code == code && one_line(r.err) && r.err.contains(text), qPrintable(r.describe()));
       QCOMPARE(listing(dir), before);
     };
-    refused({"--method", "gptq", "--format", "packed"}, 2, "exports --format hf");
-    refused({"--method", "gptq", "--format", "hf", "--gguf-type", "q8_0"}, 2, "exports --format hf");
+    refused({"--method", "gptq", "--format", "gguf", "--gguf-type", "q4_0"}, 2, "exports --format hf or packed");
+    refused({"--method", "gptq", "--format", "hf", "--gguf-type", "q8_0"}, 2, "exports --format hf or packed");
     refused({"--method", "gptq,hadamard", "--format", "hf"}, 2, "must come last");
     refused({"--method", "gptq", "--format", "hf", "--calib-file", dir + "/none.txt"}, 1, "none.txt");
     refused({"--method", "gptq", "--format", "hf", "--calib-file", calib, "--calib-seq-len", "100000"}, 1,

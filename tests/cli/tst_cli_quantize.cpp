@@ -335,8 +335,9 @@ class TestCliQuantize : public QObject {
     QTest::addColumn<int>("code");
     QTest::addColumn<QString>("names");
     const QStringList base{"--method", "rtn", "--format", "hf"};
-    // GPTQ itself is tested in tst_cli_gptq; this version writes it as --format hf only.
-    QTest::newRow("gptq packed") << QStringList{"--method", "gptq", "--format", "packed"} << 2 << "--format hf";
+    // GPTQ itself is tested in tst_cli_gptq (packed: tst_cli_gptq_packed); GGUF cannot hold its codes.
+    QTest::newRow("gptq gguf") << QStringList{"--method", "gptq", "--format", "gguf", "--gguf-type", "q8_0"} << 2
+                               << "--format hf or packed";
     // Transforms are tested in tst_cli_transforms; run-time ones cannot be plain weights.
     QTest::newRow("smooth-fused,rtn") << QStringList{"--method", "smooth-fused,rtn", "--format", "hf"} << 2 << "--weights-only";
     QTest::newRow("unknown method") << QStringList{"--method", "magic", "--format", "hf"} << 2 << "magic";
