@@ -76,7 +76,9 @@ void draw_method_selector(ViewState& state, float right) {
     if (ImGui::SliderFloat("##alpha", &alpha, 0.0f, 1.0f, "α %.2f", ImGuiSliderFlags_AlwaysClamp))
       state.alpha = std::round(alpha * 20.0f) / 20.0;  // steps of 0.05: each step is one CLI run
   } else if (state.method == "dsq") {
-    ImGui::SameLine();
+    const float baseline_w = ImGui::CalcTextSize("vs channel").x + ImGui::GetFrameHeight() + style.FramePadding.x * 2 + 12.0f;
+    if (fits_on_row(baseline_w, right)) ImGui::SameLine();
+    ImGui::AlignTextToFramePadding();
     ImGui::TextDisabled("vs");
     ImGui::SameLine();
     ImGui::SetNextItemWidth(ImGui::CalcTextSize("channel").x + ImGui::GetFrameHeight() + style.FramePadding.x * 2);
@@ -103,7 +105,7 @@ void draw_header(const StatsSnapshot& stats, const ChannelMaxima& m, ViewState& 
   ImGui::PushFont(t.title);
   ImGui::Text("Distributions");
   ImGui::PopFont();
-  const std::string name = m.point.str();
+  const std::string name = state.method == "dsq" ? QuantPoint{state.layer, Module::Ssm, Site::State}.str() : m.point.str();
   ImGui::PushFont(t.mono);
   const bool name_fits = fits_on_row(ImGui::CalcTextSize(name.c_str()).x, buttons_left - 12.0f);
   if (name_fits) {
@@ -137,7 +139,7 @@ void draw_header(const StatsSnapshot& stats, const ChannelMaxima& m, ViewState& 
   const float slider_w = 150.0f;
   if (fits_on_row(slider_w + ImGui::CalcTextSize("A bits").x + 40.0f, right)) ImGui::SameLine(0.0f, 28.0f);
   ImGui::AlignTextToFramePadding();
-  ImGui::TextDisabled("A bits");
+  ImGui::TextDisabled("%s", state.method == "dsq" ? "H bits" : "A bits");
   ImGui::SameLine();
   ImGui::SetNextItemWidth(slider_w);
   ImGui::SliderInt("##bits", &state.bits, 2, 16, "%d", ImGuiSliderFlags_AlwaysClamp);
