@@ -37,10 +37,10 @@ QStringList ExportProcess::arguments(const ExportRequest& r) {
 }
 
 std::optional<ExportProgress> ExportProcess::parseProgressLine(const QString& line) {
-  // core/cli/common.cpp progress_reporter, plain-line form (stderr is a pipe here); the unit says
-  // "tokens" for every phase, tensors included.
+  // core/cli/common.cpp progress_reporter, plain-line form (stderr is a pipe here); the unit is
+  // "tokens" for the statistics and evaluation phases, "tensors" while weights are written.
   static const QRegularExpression pattern(
-      QStringLiteral("^([a-z][a-z0-9_-]*): (\\d+)% \\((\\d+)/(\\d+) tokens, ([0-9.]+) tok/s\\)$"));
+      QStringLiteral("^([a-z][a-z0-9_-]*): (\\d+)% \\((\\d+)/(\\d+) [a-z]+, ([0-9.]+) [a-z]+/s\\)$"));
   const QRegularExpressionMatch m = pattern.match(line.trimmed());
   if (!m.hasMatch()) return std::nullopt;
   ExportProgress p;

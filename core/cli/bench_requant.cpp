@@ -121,8 +121,9 @@ int bench_requant(const BenchRequantArgs& a, const EngineOptions& eo) {
          {"settings", rows}, {"median_ms", quantile(ms_all, 0.5)}, {"p90_ms", quantile(ms_all, 0.9)},
          {"max_ms", *std::max_element(ms_all.begin(), ms_all.end())},
          {"median_evaluate_ms", quantile(ms_eval, 0.5)}, {"setup_s", setup_s},
-         {"note", "random-init weights and ids; per setting: the quantized forward with every "
-                  "point's error, per-token KL and per-token point SQNR, and the reply's JSON"}};
+         {"note", std::string(a.model.empty() ? "random-init weights and ids" : "the model's weights, random ids") +
+                      "; per setting: the quantized forward with every point's error, per-token KL "
+                      "and per-token point SQNR, and the reply's JSON"}};
   write_file_atomic(a.out, j.dump(2) + "\n");
   if (a.json) std::printf("%s\n", j.dump(2).c_str());
   else

@@ -114,8 +114,9 @@ json calibration_json(std::vector<std::string> files, int64_t tokens, int64_t se
 
 Runner register_quantize(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "quantize", "Quantize a model's weights and export them (this version: RTN, --format hf: a "
-                  "plain HF checkpoint of dequantized weights, plus mambascope.json and report.json)");
+      "quantize", "Transform and round a model's weights (--method: smoothquant, hadamard, klt, "
+                  "smooth-fused, then rtn or gptq) and export them (--format hf, packed or gguf), with "
+                  "mambascope.json, report.json and report.html beside them");
   struct Args {
     std::string model, method, out, format, granularity = "channel", modules, dtype, tokenizer, gguf_type;
     std::string act_scale = "dynamic", act_granularity = "token", state_method = "dsq", dsq_variant = "abs.mean.sqrt";
@@ -250,7 +251,7 @@ Runner register_quantize(CLI::App& app) {
       ~SigintGuard() { std::signal(SIGINT, previous); }
     } guard;
     write_directory_atomically(out, [&](const fs::path& tmp) {
-      ProgressFn bar = progress_reporter("quantize");
+      ProgressFn bar = progress_reporter("quantize", "tensors");
       const auto progress = [&](int64_t d, int64_t t) {
         bar(d, t);
         return g_interrupted == 0;

@@ -91,8 +91,9 @@ LoadedModel load_model(const std::string& path, const CommonOptions& o) {
   return m;
 }
 
-ProgressFn progress_reporter(const std::string& label) {
+ProgressFn progress_reporter(const std::string& label, const std::string& unit) {
   const bool tty = isatty(STDERR_FILENO);
+  const std::string rate_unit = unit == "tokens" ? "tok" : unit;
   auto start = std::chrono::steady_clock::now();
   auto last = std::make_shared<std::chrono::steady_clock::time_point>(start);
   return [=](int64_t done, int64_t total) {
@@ -105,13 +106,15 @@ ProgressFn progress_reporter(const std::string& label) {
     int pct = total > 0 ? static_cast<int>(100.0 * done / total) : 100;
     if (tty) {
       int filled = pct * 30 / 100;
-      std::fprintf(stderr, "\r%s [%.*s%*s] %3d%%  %lld/%lld tokens  %.0f tok/s", label.c_str(),
+      std::fprintf(stderr, "\r%s [%.*s%*s] %3d%%  %lld/%lld %s  %.0f %s/s", label.c_str(),
                    filled, "==============================", 30 - filled, "", pct,
-                   static_cast<long long>(done), static_cast<long long>(total), rate);
+                   static_cast<long long>(done), static_cast<long long>(total), unit.c_str(), rate,
+                   rate_unit.c_str());
       if (finished) std::fputc('\n', stderr);
     } else {
-      std::fprintf(stderr, "%s: %d%% (%lld/%lld tokens, %.0f tok/s)\n", label.c_str(), pct,
-                   static_cast<long long>(done), static_cast<long long>(total), rate);
+      std::fprintf(stderr, "%s: %d%% (%lld/%lld %s, %.0f %s/s)\n", label.c_str(), pct,
+                   static_cast<long long>(done), static_cast<long long>(total), unit.c_str(), rate,
+                   rate_unit.c_str());
     }
     std::fflush(stderr);
     return true;

@@ -51,8 +51,10 @@ struct LoadedModel {
 LoadedModel load_model(const std::string& path, const CommonOptions& o);
 EngineOptions engine_options(const CommonOptions& o);  // also applies --threads
 
-// A progress callback drawing a bar on a terminal, plain lines otherwise (stderr).
-ProgressFn progress_reporter(const std::string& label);
+// A progress callback drawing a bar on a terminal, plain lines otherwise (stderr):
+// "<label>: 45% (460/1024 <unit>, 300 <rate unit>/s)", the rate unit "tok" for tokens. The app
+// parses the plain form (app/calibration_process.cpp, app/export_process.cpp).
+ProgressFn progress_reporter(const std::string& label, const std::string& unit = "tokens");
 
 // "1,2,3" -> ids; throws UsageError on anything else.
 std::vector<int32_t> parse_ids(const std::string& text);

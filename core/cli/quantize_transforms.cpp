@@ -97,7 +97,7 @@ void apply_quantize_transforms(Checkpoint& ck, const std::vector<std::string>& m
                          {"covariance", covariance}});
     return s;
   };
-  ProgressFn bar = progress_reporter("transform");
+  ProgressFn bar = progress_reporter("transform", "methods");
   ctx.progress = [&](int64_t d, int64_t t) { return bar(d, t); };
 
   // Transforms run in fp32 and go back to each tensor's stored dtype, which the writers keep.

@@ -104,7 +104,7 @@ std::unique_ptr<SchemeModel> scheme_model(const Checkpoint& source, const Scheme
   }
   if (scheme.weights)
     m->rounded = round_checkpoint(m->checkpoint, rounding_args_of(scheme, m->checkpoint, tokenizer),
-                                  progress_reporter("round"));
+                                  progress_reporter("round", "tensors"));
   return m;
 }
 

@@ -85,6 +85,10 @@ class TestExportGui : public QObject {
     QCOMPARE(p->phase, QStringLiteral("eval"));
     QCOMPARE(p->done, 460);
     QCOMPARE(p->total, 1024);
+    const auto w = ExportProcess::parseProgressLine(QStringLiteral("quantize: 29% (18/62 tensors, 40 tensors/s)"));
+    QVERIFY(w.has_value());
+    QCOMPARE(w->phase, QStringLiteral("quantize"));
+    QCOMPARE(w->total, 62);
     QVERIFY(!ExportProcess::parseProgressLine(QStringLiteral("error: something: 45% (1/2 tokens, 3 tok/s)")));
     QCOMPARE(ExportProcess::temporaryDirectory(QStringLiteral("/a/b/out/"), 42), QStringLiteral("/a/b/.out.tmp-42"));
   }
