@@ -383,8 +383,16 @@ void test_scan_quant(const ScanQuantCase& c, const k::StateQuantPod& q, std::mt1
   sg.upload();
   run_scan_quant(c, q, false, 0, c.T, x, dt, A, Bm, Cm, D, sr, yr, &str);
   run_scan_quant(c, q, true, 0, c.T, x, dt, A, Bm, Cm, D, sg, yg, &stg);
+  // y_t = C_t·h_t + D x_t sums N products: where they cancel, fp32 rounding of the largest terms
+  // (≈ ε·Σ|C h|) shows in a small result, whatever the summation order. So y's absolute tolerance
+  // grows with the output's scale (a norm-wise 1e-6, about ε·N at N = 128); a wrong recurrence
+  // is off by O(1) of that scale. (First run on an NVIDIA H200: the float Mamba-2 scan at
+  // mamba2-130m's sizes agreed to 1.1e-5 absolute on outputs up to tens; the states to 0.1 of rtol.)
+  double y_scale = 0;
+  for (float v : yr.host) y_scale = std::max(y_scale, double(std::fabs(v)));
+  const double y_atol = 1e-5 + 1e-6 * y_scale;
   if (!q.enabled()) {
-    compare(name + " y", yg.download(), yr.host, 1e-5, rtol);
+    compare(name + " y", yg.download(), yr.host, y_atol, rtol);
     compare(name + " state", sg.download(), sr.host, 1e-5, rtol);
     compare(name + " states", stg.download(), str.host, 1e-5, rtol);
     return;
@@ -421,7 +429,7 @@ void test_scan_quant(const ScanQuantCase& c, const k::StateQuantPod& q, std::mt1
     const std::vector<float> gs = one_g.download(), gy = ty_g.download();
     for (int64_t i = t * xw; i < (t + 1) * xw; ++i) {
       const double err = std::fabs(double(gy[i]) - ty_r.host[i]);
-      const double tol = 1e-5 + rtol * std::fabs(ty_r.host[i]);
+      const double tol = y_atol + rtol * std::fabs(ty_r.host[i]);
       worst_y = std::max(worst_y, err / tol);
       if (!(err <= tol)) ++bad_y;
     }
@@ -435,7 +443,9 @@ void test_scan_quant(const ScanQuantCase& c, const k::StateQuantPod& q, std::mt1
         const double M = double(ch[size_t(i / c.N)]) * stv[size_t(i % c.N)];
         const double step = M / qmax, v = double(h.host[e]) * qmax / M;
         const bool on_tie = std::fabs((v - std::floor(v)) - 0.5) <= 1e-4 * std::max(1.0, std::fabs(v));
-        if (std::fabs(err - step) <= 1e-5 * step && on_tie) ++flips;
+        // The scales themselves come from reductions whose order differs (a few ulps of M), which
+        // moves a code q by |q|·ΔM/qmax = |r|·ΔM/M: hence the |r| term.
+        if (std::fabs(err - step) <= 1e-5 * step + 5e-7 * std::fabs(r) && on_tie) ++flips;
         else ++bad_state;
       }
     }
