@@ -33,7 +33,14 @@ RECIPES=(
   "state-heatmap.png|demo-mamba|state-heatmap|"
   "state-heatmap-mamba2.png|demo-mamba2|state-heatmap|"
   "distributions.png|demo-mamba|distributions|"
+  "distributions-hadamard.png|demo-mamba|distributions|--method hadamard"
+  "distributions-klt.png|demo-mamba|distributions|--method klt"
   "error-view.png|demo-mamba|error|"
+)
+# Pictures beyond one per view (not in --list, so not bound to the guide's per-view check): the
+# teaching tour's step 2 in presentation mode, at a projector's size.
+EXTRA=(
+  "teaching-tour.png|demo-mamba|channel-maxima|--tour 2 --presentation --size 1920x1080"
 )
 pictures=()   # the recipes of the views the application lists, plus a default for views without one
 for v in $views; do
@@ -64,7 +71,7 @@ if printf '%s\n' "${pictures[@]}" | grep -q '@STATS'; then
 fi
 
 mkdir -p "$OUT"
-for r in "${pictures[@]}"; do
+for r in "${pictures[@]}" "${EXTRA[@]}"; do
   IFS='|' read -r file model view extra <<< "$r"
   # shellcheck disable=SC2086  # the extra arguments are words without spaces
   args=(--view "$view" --size "$SIZE" ${extra//@STATS/$stats})
