@@ -30,9 +30,11 @@ void print_side(const char* label, const DistributionSide& s) {
 Runner register_preview(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "preview", "Before/after of one method at one quant point: per-channel absmax and variance, "
-                 "the |x| histogram, CVs and the error at --bits.\n"
-                 "Example: mambascope-cli preview resources/models/demo-mamba --point layers.5.out_proj.input "
-                 "--method hadamard --file resources/texts/austen.txt --max-tokens 2048 --bits 8");
+                 "the |x| histogram, CVs and the error at --bits");
+  // The example goes in the footer: the top-level --help lists each command on one line, which
+  // packaging/make-man.sh (and a reader) takes the command names from.
+  cmd->footer("\nExample:\n  mambascope-cli preview resources/models/demo-mamba --point layers.5.out_proj.input "
+              "--method hadamard --file resources/texts/austen.txt --max-tokens 2048 --bits 8\n");
   struct Args {
     std::string model, point, method, file, baseline = "tensor", variant = "abs.mean.sqrt";
     int64_t max_tokens = 2048;
