@@ -8,6 +8,8 @@
 #include <QFileInfo>
 #include <QRegularExpression>
 
+#include "app/cli_process_util.h"
+
 namespace ms::app {
 
 CalibrationProcess::CalibrationProcess(QObject* parent) : QObject(parent) {
@@ -109,24 +111,12 @@ void CalibrationProcess::stopProcess() {
   if (!m_process) return;
   QProcess* old = m_process;
   m_process = nullptr;
-  old->disconnect(this);
-  if (old->state() != QProcess::NotRunning) {
-    connect(old, &QProcess::finished, old, &QObject::deleteLater);
-    old->kill();
-  } else {
-    old->deleteLater();
-  }
+  discardProcess(old, this);
   Q_EMIT runningChanged(false);
 }
 
 void CalibrationProcess::onReadyRead() {
-  m_partialLine += QString::fromUtf8(m_process->readAllStandardError());
-  // A terminal bar would use \r; a pipe gets whole lines, but accept both.
-  const QStringList lines = m_partialLine.split(QRegularExpression(QStringLiteral("[\r\n]")));
-  m_partialLine = lines.last();
-  for (int i = 0; i + 1 < lines.size(); ++i) {
-    const QString line = lines[i].trimmed();
-    if (line.isEmpty()) continue;
+  for (const QString& line : takeLines(m_partialLine, m_process->readAllStandardError())) {
     if (const auto progress = parseProgressLine(line)) Q_EMIT progressChanged(m_current, *progress);
     else m_lastError = line;
   }

@@ -8,6 +8,7 @@
 #include <QFileInfo>
 #include <QRegularExpression>
 
+#include "app/cli_process_util.h"
 #include "app/calibration_process.h"
 
 namespace ms::app {
@@ -128,12 +129,7 @@ void ExportProcess::stopProcess() {
 }
 
 void ExportProcess::onReadyRead() {
-  m_partialLine += QString::fromUtf8(m_process->readAllStandardError());
-  const QStringList lines = m_partialLine.split(QRegularExpression(QStringLiteral("[\r\n]")));
-  m_partialLine = lines.last();
-  for (int i = 0; i + 1 < lines.size(); ++i) {
-    const QString line = lines[i].trimmed();
-    if (line.isEmpty()) continue;
+  for (const QString& line : takeLines(m_partialLine, m_process->readAllStandardError())) {
     if (const auto progress = parseProgressLine(line)) Q_EMIT progressChanged(m_current, *progress);
     else m_lastError = line;
   }

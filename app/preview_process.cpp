@@ -2,6 +2,7 @@
 #include "app/preview_process.h"
 
 #include "app/calibration_process.h"
+#include "app/cli_process_util.h"
 #include "core/util/error.h"
 
 namespace ms::app {
@@ -51,13 +52,7 @@ void PreviewProcess::stop() {
   if (!m_process) return;
   QProcess* old = m_process;
   m_process = nullptr;
-  old->disconnect(this);
-  if (old->state() != QProcess::NotRunning) {
-    connect(old, &QProcess::finished, old, &QObject::deleteLater);
-    old->kill();
-  } else {
-    old->deleteLater();
-  }
+  discardProcess(old, this);
 }
 
 void PreviewProcess::onFinished(QProcess* process, int exitCode, QProcess::ExitStatus status) {

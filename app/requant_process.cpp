@@ -9,6 +9,7 @@
 #include <QJsonDocument>
 #include <QLocale>
 
+#include "app/cli_process_util.h"
 #include "app/calibration_process.h"
 
 namespace ms::app {
@@ -90,14 +91,8 @@ void RequantProcess::stop() {
   if (!m_process) return;
   QProcess* old = m_process;
   m_process = nullptr;
-  old->disconnect(this);
   // Closing its input ends the server; a kill makes sure a busy one does not linger.
-  if (old->state() != QProcess::NotRunning) {
-    connect(old, &QProcess::finished, old, &QObject::deleteLater);
-    old->kill();
-  } else {
-    old->deleteLater();
-  }
+  discardProcess(old, this);
   Q_EMIT runningChanged(false);
 }
 
