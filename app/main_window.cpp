@@ -36,6 +36,7 @@
 #include "app/imgui_canvas.h"
 #include "app/preview_process.h"
 #include "app/recent_files.h"
+#include "app/status_monitor.h"
 #include "app/structure_model.h"
 #include "app/summary_panel.h"
 #include "app/teaching_tour.h"
@@ -101,6 +102,11 @@ MainWindow::MainWindow(Options options, QWidget* parent) : QMainWindow(parent), 
   m_busy->hide();
   statusBar()->addWidget(m_pathLabel, 1);
   statusBar()->addPermanentWidget(m_busy);
+  m_statusMonitor = new StatusMonitor(this, this);
+  statusBar()->addPermanentWidget(m_statusMonitor->memoryWidget());
+  statusBar()->addPermanentWidget(m_statusMonitor->deviceWidget());
+  // Screenshots and tests ask for the device themselves: no extra process unless wanted.
+  if (m_options.interactive) QTimer::singleShot(0, m_statusMonitor, &StatusMonitor::probeDevice);
 
   resize(1400, 900);
   if (m_settings) {

@@ -50,6 +50,7 @@ namespace ms::app {
 
 class ImGuiCanvas;
 class PreviewProcess;
+class StatusMonitor;
 class StructureModel;
 class TeachingTour;
 class SummaryPanel;
@@ -117,6 +118,7 @@ class MainWindow : public QMainWindow {
   const views::distributions::ViewState& distributionsState() const { return m_distributionsState; }
   TeachingTour* teachingTour() const { return m_tour; }  // Help › Teaching Tour
   PreviewProcess* previewProcess() const { return m_preview; }  // the distributions view's "after" side
+  StatusMonitor* statusMonitor() const { return m_statusMonitor; }  // device and memory in the status bar
 
  Q_SIGNALS:
   void modelOpened(const QString& path);
@@ -175,6 +177,7 @@ class MainWindow : public QMainWindow {
   QActionGroup* m_viewGroup = nullptr;
   QLabel* m_pathLabel = nullptr;
   QProgressBar* m_busy = nullptr;
+  StatusMonitor* m_statusMonitor = nullptr;
 
   std::shared_ptr<const Checkpoint> m_checkpoint;
   std::shared_ptr<const ModelSnapshot> m_snapshot;
