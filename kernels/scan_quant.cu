@@ -8,11 +8,22 @@
 // scales) is a shuffle among the L lanes that share a row. Without a cross-row reduction (bits 16,
 // or the per-channel method) rows are independent and a matrix is split over many small blocks.
 //
+// On Hopper (sm_90) a whole matrix can also be split over a thread-block cluster of up to 8 blocks:
+// each block reduces its rows' column maxima as above, then the blocks exchange them through
+// distributed shared memory with one cluster barrier per token (double-buffered by token parity,
+// so a block that runs ahead cannot overwrite what a slower one still reads). The max is
+// order-free, so the result is bit-identical to one block. It is worth it when sequences × heads
+// leave most SMs idle, as in the live error preview (one sequence: one SM otherwise).
+//
 // Layout: L lanes per row (a power of two <= 32), each holding SPT consecutive states; a block of
 // `threads` covers RP = threads / L rows per pass and MAXR passes (rows r0 + slot + k·RP). The
 // arithmetic is scan_ref's, rounding for rounding (__fmul_rn / __fadd_rn: no fused multiply-add),
 // so that it matches the ATen ops it replaces except for expf's last bit and the order of C·h.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include <cooperative_groups.h>
 
 #include "kernels/cuda_common.cuh"
 #include "kernels/scan_quant.h"
@@ -33,7 +44,10 @@ struct KernelArgs {
   int bits = 16, method = 0, variant = 0;
   int lanes = 1;              // L
   int64_t rows_per_block = 0;
+  int cluster = 1;            // blocks sharing one matrix (a thread-block cluster; sm_90)
 };
+
+constexpr int kMaxCluster = 8;  // the portable cluster size
 
 int lanes_for(int64_t N, int spt) {
   int64_t need = (N + spt - 1) / spt, L = 1;
@@ -50,6 +64,7 @@ template <int SPT, int MAXR>
 __global__ void __launch_bounds__(kThreads) scan_quant_kernel(KernelArgs a) {
   __shared__ float colpart[kMaxWarps][kMaxScanQuantStates];
   __shared__ float colscale[kMaxScanQuantStates];
+  __shared__ float xfer[2][kMaxScanQuantStates];  // this block's column maxima, for the cluster
 
   const int L = a.lanes, tid = threadIdx.x, lane = tid % L, slot = tid / L;
   const int RP = blockDim.x / L, warp = tid / 32, wlane = tid % 32, warps = blockDim.x / 32;
@@ -168,8 +183,20 @@ __global__ void __launch_bounds__(kThreads) scan_quant_kernel(KernelArgs a) {
         for (int n = tid; n < a.N; n += blockDim.x) {
           float v = 0.0f;
           for (int w = 0; w < warps; ++w) v = fmaxf(v, colpart[w][n]);
-          colscale[n] = v;
+          if (a.cluster > 1) xfer[t & 1][n] = v;
+          else colscale[n] = v;
         }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+        if (a.cluster > 1) {
+          cooperative_groups::cluster_group cl = cooperative_groups::this_cluster();
+          cl.sync();  // every block's xfer[t & 1] is written (and visible cluster-wide)
+          for (int n = tid; n < a.N; n += blockDim.x) {
+            float v = 0.0f;
+            for (int r = 0; r < a.cluster; ++r) v = fmaxf(v, cl.map_shared_rank(&xfer[t & 1][0], r)[n]);
+            colscale[n] = v;
+          }
+        }
+#endif
         __syncthreads();
         if (a.method == int(StateQuantMethod::Tensor)) {
           float all = 0.0f;
@@ -215,6 +242,10 @@ __global__ void __launch_bounds__(kThreads) scan_quant_kernel(KernelArgs a) {
       const int64_t n = int64_t(lane) * SPT + j;
       if (LIVE(k) && n < a.N) st0[ROW(k) * a.N + n] = s[k][j];
     }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // No block may leave while another can still read its shared memory.
+  if (a.cluster > 1) cooperative_groups::this_cluster().sync();
+#endif
 #undef ROW
 #undef LIVE
 }
@@ -228,30 +259,80 @@ bool whole_matrix(const StateQuantPod& q) {
   return q.enabled() && q.method != StateQuantMethod::Channel;
 }
 
+// SMs and compute capability of the current device (asked once per device).
+struct DeviceShape { int sms = 0, major = 0; };
+DeviceShape device_shape() {
+  static thread_local int cached_for = -1;
+  static thread_local DeviceShape shape;
+  int dev = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  if (cached_for != dev) {
+    check(cudaDeviceGetAttribute(&shape.sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+    check(cudaDeviceGetAttribute(&shape.major, cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
+    cached_for = dev;
+  }
+  return shape;
+}
+
+// How many blocks of a cluster should share one whole matrix: more than one only on sm_90+, when
+// sequences × heads leave SMs idle, and when the matrix has rows for more than 512 threads' worth.
+// MAMBASCOPE_SCAN_CLUSTER=0 turns it off (kernel_parity compares both).
+int cluster_size(const KernelArgs& a, int64_t matrices) {
+  const char* env = std::getenv("MAMBASCOPE_SCAN_CLUSTER");
+  if (env && std::strcmp(env, "0") == 0) return 1;
+  const DeviceShape d = device_shape();
+  if (d.major < 9 || matrices >= d.sms) return 1;
+  const int64_t want = (a.R * a.lanes + kThreads - 1) / kThreads;
+  return int(std::min<int64_t>(kMaxCluster, std::max<int64_t>(1, want)));
+}
+
+template <int SPT, int MAXR>
+void launch_kernel(const KernelArgs& a, dim3 grid, int threads, cudaStream_t stream) {
+  if (a.cluster <= 1) {
+    scan_quant_kernel<SPT, MAXR><<<grid, threads, 0, stream>>>(a);
+    return;
+  }
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = dim3(unsigned(threads));
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = unsigned(a.cluster);
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  check(cudaLaunchKernelEx(&cfg, scan_quant_kernel<SPT, MAXR>, a), "scan_quant (cluster launch)");
+}
+
 template <int SPT>
 void launch_spt(KernelArgs a, int64_t batch, cudaStream_t stream, bool whole) {
   a.lanes = lanes_for(a.N, SPT);
   int threads, per_thread;
   if (whole) {
-    // A small matrix takes one row per slot and as few warps as hold it (less to synchronise).
-    a.rows_per_block = a.R;
-    const int64_t need = a.R * a.lanes;
+    // A small matrix takes one row per slot and as few warps as hold it (less to synchronise);
+    // a cluster splits the rows evenly over its blocks.
+    a.cluster = cluster_size(a, batch * a.H);
+    a.rows_per_block = (a.R + a.cluster - 1) / a.cluster;
+    const int64_t need = a.rows_per_block * a.lanes;
     threads = need <= kThreads ? int((need + 31) / 32 * 32) : kThreads;
     const int64_t rp = threads / a.lanes;
-    per_thread = int((a.R + rp - 1) / rp);
+    per_thread = int((a.rows_per_block + rp - 1) / rp);
   } else {
     threads = kTiledThreads;
     a.rows_per_block = threads / a.lanes;
     per_thread = 1;
   }
   dim3 grid{unsigned((a.R + a.rows_per_block - 1) / a.rows_per_block), unsigned(batch * a.H)};
-  if (per_thread <= 1) scan_quant_kernel<SPT, 1><<<grid, threads, 0, stream>>>(a);
-  else if (per_thread <= 4) scan_quant_kernel<SPT, 4><<<grid, threads, 0, stream>>>(a);
+  if (a.cluster > 1) grid.x = unsigned(a.cluster);  // a cluster spans exactly one matrix
+  if (per_thread <= 1) launch_kernel<SPT, 1>(a, grid, threads, stream);
+  else if (per_thread <= 4) launch_kernel<SPT, 4>(a, grid, threads, stream);
   else if constexpr (SPT == 4) {
-    if (per_thread <= 12) scan_quant_kernel<SPT, 12><<<grid, threads, 0, stream>>>(a);
-    else scan_quant_kernel<SPT, kMaxRowsPerThread4><<<grid, threads, 0, stream>>>(a);
+    if (per_thread <= 12) launch_kernel<SPT, 12>(a, grid, threads, stream);
+    else launch_kernel<SPT, kMaxRowsPerThread4>(a, grid, threads, stream);
   }
-  else scan_quant_kernel<SPT, kMaxRowsPerThread8><<<grid, threads, 0, stream>>>(a);
+  else launch_kernel<SPT, kMaxRowsPerThread8>(a, grid, threads, stream);
 }
 
 void launch(KernelArgs a, int64_t batch, const StateQuantPod& q, void* stream, const char* what) {

@@ -5,6 +5,7 @@
 // match bin for bin. Exit 0 on success, 1 on a mismatch, 77 (CTest's skip) without a GPU.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -525,6 +526,13 @@ int main() {
   test_scan_quants(ScanQuantCase{true, 2, 512, 1, 1536, 16, 1}, rng, false);
   test_scan_quants(ScanQuantCase{false, 1, 512, 24, 64, 128, 1}, rng, false);
   test_scan_quants(ScanQuantCase{true, 1, 64, 1, 2048, 16, 1}, rng, false);  // mamba-370m: 16 rows a thread
+  // On sm_90 the cases above with few sequences × heads split each matrix over a thread-block
+  // cluster; the same shapes again on one block per matrix.
+  setenv("MAMBASCOPE_SCAN_CLUSTER", "0", 1);
+  test_scan_quants(ScanQuantCase{true, 1, 17, 1, 300, 16, 1}, rng, true);
+  test_scan_quants(ScanQuantCase{true, 1, 512, 1, 1536, 16, 1}, rng, false);
+  test_scan_quants(ScanQuantCase{false, 1, 512, 24, 64, 128, 1}, rng, false);
+  unsetenv("MAMBASCOPE_SCAN_CLUSTER");
   if (cudaDeviceSynchronize() != cudaSuccess) {
     std::printf("kernel_parity: CUDA error %s\n", cudaGetErrorString(cudaGetLastError()));
     return 1;
