@@ -277,13 +277,15 @@ DeviceShape device_shape() {
 // How many blocks of a cluster should share one whole matrix: more than one only on sm_90+, when
 // sequences × heads leave SMs idle, and when the matrix has rows for more than 512 threads' worth.
 // MAMBASCOPE_SCAN_CLUSTER=0 turns it off (kernel_parity compares both).
+// A matrix beyond one block's registers (mamba-1.4b's and 2.8b's E at N 16) always takes as many
+// blocks as it needs.
 int cluster_size(const KernelArgs& a, int64_t matrices) {
-  const char* env = std::getenv("MAMBASCOPE_SCAN_CLUSTER");
-  if (env && std::strcmp(env, "0") == 0) return 1;
-  const DeviceShape d = device_shape();
-  if (d.major < 9 || matrices >= d.sms) return 1;
-  const int64_t want = (a.R * a.lanes + kThreads - 1) / kThreads;
-  return int(std::min<int64_t>(kMaxCluster, std::max<int64_t>(1, want)));
+  const int limit = scan_quant_cluster_limit();
+  if (limit <= 1) return 1;
+  const int64_t max_rows = scan_quant_max_rows(a.N);
+  const int64_t need = (a.R + max_rows - 1) / max_rows;
+  const int64_t want = matrices >= device_shape().sms ? 1 : (a.R * a.lanes + kThreads - 1) / kThreads;
+  return int(std::min<int64_t>(limit, std::max<int64_t>({1, need, want})));
 }
 
 template <int SPT, int MAXR>
@@ -336,10 +338,11 @@ void launch_spt(KernelArgs a, int64_t batch, cudaStream_t stream, bool whole) {
 }
 
 void launch(KernelArgs a, int64_t batch, const StateQuantPod& q, void* stream, const char* what) {
-  if (!scan_quant_cuda_supports(a.R, a.N, q))
+  const int limit = scan_quant_cluster_limit();
+  if (!scan_quant_cuda_supports(a.R, a.N, q, limit))
     throw std::runtime_error(std::string(what) + ": " + std::to_string(a.R) + " x " +
                              std::to_string(a.N) + " state matrices are beyond the kernel (" +
-                             std::to_string(scan_quant_max_rows(a.N)) + " rows at most)");
+                             std::to_string(scan_quant_max_rows(a.N) * limit) + " rows at most)");
   if (batch * a.H > 65535) throw std::runtime_error(std::string(what) + ": batch x heads above 65535");
   a.bits = q.bits;
   a.method = int(q.method);
@@ -352,6 +355,17 @@ void launch(KernelArgs a, int64_t batch, const StateQuantPod& q, void* stream, c
 
 }  // namespace
 }  // namespace cuda
+
+int scan_quant_cluster_limit() {
+  const char* env = std::getenv("MAMBASCOPE_SCAN_CLUSTER");
+  if (env && std::strcmp(env, "0") == 0) return 1;
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    cudaGetLastError();  // clear it: no device is an answer here, not an error
+    return 1;
+  }
+  return cuda::device_shape().major >= 9 ? cuda::kMaxCluster : 1;
+}
 
 void scan_quant_m1_cuda(const ScanQuantM1Args& a, void* stream) {
   if (a.batch == 0 || a.E == 0 || a.N == 0 || a.seqlen == 0) return;

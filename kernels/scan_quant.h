@@ -77,10 +77,14 @@ void state_quant_scales_ref(const float* h, int64_t R, int64_t N, const StateQua
 // What the CUDA scans take (checked; the references take any): d_state up to 256, and a
 // matrix whose scales need the whole of it (tensor, state, dsq) at most scan_quant_max_rows(N) rows
 // (one block holds it: 512 threads, 16 rows of 4 states each at N <= 128: 2048 rows at N 16,
-// 256 at N 128).
+// 256 at N 128), times the blocks a thread-block cluster may spread it over (sm_90: 8).
 constexpr int64_t kMaxScanQuantStates = 256;
 int64_t scan_quant_max_rows(int64_t N);
-// True when the CUDA scan takes this shape and quantizer (the engine falls back otherwise).
-bool scan_quant_cuda_supports(int64_t R, int64_t N, const StateQuantPod& q);
+// True when the CUDA scan takes this shape and quantizer (the engine falls back otherwise);
+// cluster_limit: scan_quant_cluster_limit() of the device that will run it.
+bool scan_quant_cuda_supports(int64_t R, int64_t N, const StateQuantPod& q, int cluster_limit = 1);
+// How many blocks may share one state matrix on the current CUDA device: 8 on sm_90 and later,
+// else 1 (and 1 without CUDA, or with MAMBASCOPE_SCAN_CLUSTER=0).
+int scan_quant_cluster_limit();
 
 }  // namespace ms::kernels

@@ -34,10 +34,10 @@ int64_t scan_quant_max_rows(int64_t N) {
   return int64_t(512 / lanes_for(N, spt)) * per_thread;
 }
 
-bool scan_quant_cuda_supports(int64_t R, int64_t N, const StateQuantPod& q) {
+bool scan_quant_cuda_supports(int64_t R, int64_t N, const StateQuantPod& q, int cluster_limit) {
   if (N < 1 || N > kMaxScanQuantStates || R < 1) return false;
   if (!q.enabled() || q.method == StateQuantMethod::Channel) return true;  // rows split freely
-  return R <= scan_quant_max_rows(N);
+  return R <= scan_quant_max_rows(N) * std::max(1, cluster_limit);
 }
 
 void state_quant_scales_ref(const float* h, int64_t R, int64_t N, const StateQuantPod& q,

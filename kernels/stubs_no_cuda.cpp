@@ -41,4 +41,5 @@ void fwht_cuda(const FwhtArgs&, void*) { throw std::runtime_error("fwht: this bu
 namespace ms::kernels {
 void scan_quant_m1_cuda(const ScanQuantM1Args&, void*) { throw std::runtime_error("scan_quant_m1: this build has no CUDA kernels"); }
 void scan_quant_m2_cuda(const ScanQuantM2Args&, void*) { throw std::runtime_error("scan_quant_m2: this build has no CUDA kernels"); }
+int scan_quant_cluster_limit() { return 1; }
 }  // namespace ms::kernels

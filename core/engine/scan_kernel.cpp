@@ -57,7 +57,7 @@ at::Tensor scan_kernel_mamba1(const at::Tensor& x_in, const at::Tensor& dt_in, c
     return {};
   const int64_t B = x_in.size(0), T = x_in.size(1), E = x_in.size(2), N = A_in.size(1);
   const kernels::StateQuantPod q = state_quant_pod(spec);
-  if (!kernels::scan_quant_cuda_supports(E, N, q)) return {};
+  if (!kernels::scan_quant_cuda_supports(E, N, q, kernels::scan_quant_cluster_limit())) return {};
   // Shapes are those scan_ref checks; a mismatch goes there for its error message.
   if (dt_in.sizes() != x_in.sizes() || A_in.size(0) != E || Bm_in.sizes() != at::IntArrayRef{B, T, N} ||
       Cm_in.sizes() != at::IntArrayRef{B, T, N} || D_in.sizes() != at::IntArrayRef{E} ||
@@ -87,7 +87,7 @@ at::Tensor scan_kernel_mamba2(const at::Tensor& x_in, const at::Tensor& dt_in, c
   const int64_t B = x_in.size(0), T = x_in.size(1), H = x_in.size(2), P = x_in.size(3);
   const int64_t G = Bm_in.size(2), N = Bm_in.size(3);
   const kernels::StateQuantPod q = state_quant_pod(spec);
-  if (G < 1 || H % G != 0 || !kernels::scan_quant_cuda_supports(P, N, q)) return {};
+  if (G < 1 || H % G != 0 || !kernels::scan_quant_cuda_supports(P, N, q, kernels::scan_quant_cluster_limit())) return {};
   if (dt_in.sizes() != at::IntArrayRef{B, T, H} || A_in.sizes() != at::IntArrayRef{H} ||
       Bm_in.sizes() != at::IntArrayRef{B, T, G, N} || Cm_in.sizes() != at::IntArrayRef{B, T, G, N} ||
       D_in.sizes() != at::IntArrayRef{H} || state.sizes() != at::IntArrayRef{B, H, P, N})

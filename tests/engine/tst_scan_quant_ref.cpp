@@ -300,6 +300,10 @@ class TestScanQuantRef : public QObject {
     QVERIFY(!k::scan_quant_cuda_supports(2049, 16, dsq));
     QVERIFY(k::scan_quant_cuda_supports(64, 128, dsq));    // mamba2-130m
     QVERIFY(!k::scan_quant_cuda_supports(5120, 16, dsq));  // one block cannot hold mamba-2.8b's
+    QVERIFY(k::scan_quant_cuda_supports(5120, 16, dsq, 8));  // a cluster of 8 blocks can (sm_90)
+    QVERIFY(k::scan_quant_cuda_supports(16384, 16, dsq, 8));
+    QVERIFY(!k::scan_quant_cuda_supports(16385, 16, dsq, 8));
+    QVERIFY(!k::scan_quant_cuda_supports(5120, 16, dsq, 2));
     k::StateQuantPod channel = dsq;
     channel.method = k::StateQuantMethod::Channel;
     QVERIFY(k::scan_quant_cuda_supports(5120, 16, channel));  // rows independent
