@@ -526,7 +526,7 @@ int main() {
   test_scan_quants(ScanQuantCase{true, 2, 512, 1, 1536, 16, 1}, rng, false);
   test_scan_quants(ScanQuantCase{false, 1, 512, 24, 64, 128, 1}, rng, false);
   test_scan_quants(ScanQuantCase{true, 1, 64, 1, 2048, 16, 1}, rng, false);  // mamba-370m: 16 rows a thread
-  // mamba-2.8b's E 5120 is beyond one block: a cluster of 3 holds it (sm_90 only).
+  // mamba-2.8b's E 5120 is beyond one block: only a cluster holds it (sm_90 only).
   if (k::scan_quant_cluster_limit() > 1) test_scan_quants(ScanQuantCase{true, 1, 64, 1, 5120, 16, 1}, rng, false);
   // On sm_90 the cases above with few sequences × heads split each matrix over a thread-block
   // cluster; the same shapes again on one block per matrix.
