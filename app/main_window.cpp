@@ -39,6 +39,7 @@
 #include "app/status_monitor.h"
 #include "app/structure_model.h"
 #include "app/summary_panel.h"
+#include "app/table_export.h"
 #include "app/teaching_tour.h"
 #include "core/model/checkpoint.h"
 #include "core/util/error.h"
@@ -250,6 +251,13 @@ void MainWindow::createActions() {
   exportQuantized->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
   QAction* exportView = file->addAction(tr("&Export View as PNG…"), this, &MainWindow::showExportViewDialog);
   exportView->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
+  QAction* exportTable = file->addAction(tr("Export &Table as CSV…"), this, [this] { showExportTableDialog(false); });
+  exportTable->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C));  // C for CSV
+  // The Summary dock is a table too: its context menu saves it.
+  QAction* exportSummary = new QAction(tr("Export Summary as CSV…"), m_summary);
+  connect(exportSummary, &QAction::triggered, this, [this] { showExportTableDialog(true); });
+  m_summary->addAction(exportSummary);
+  m_summary->setContextMenuPolicy(Qt::ActionsContextMenu);
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));  // QKeySequence::Quit is empty on some platforms
@@ -342,6 +350,61 @@ void MainWindow::showExportViewDialog() {
   const QString error = exportView(path);
   if (error.isEmpty()) statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(path)), 5000);
   else QMessageBox::critical(this, tr("Cannot export the view"), error);
+}
+
+void MainWindow::showExportTableDialog(bool summary) {
+  QString name = QStringLiteral("summary.csv"), why;
+  if (!summary && !currentTable(&name, &why)) {
+    statusBar()->showMessage(why, 8000);
+    return;
+  }
+  if (summary && !m_snapshot) return;
+  const QString path = QFileDialog::getSaveFileName(this, tr("Export Table as CSV"), name, tr("CSV tables (*.csv)"));
+  if (path.isEmpty()) return;
+  const QString error = exportTable(path, summary);
+  if (error.isEmpty()) statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(path)), 5000);
+  else QMessageBox::critical(this, tr("Cannot export the table"), error);
+}
+
+std::optional<views::Table> MainWindow::currentTable(QString* name, QString* why) const {
+  const auto refuse = [why](const QString& reason) {
+    if (why) *why = reason;
+    return std::nullopt;
+  };
+  if (!m_snapshot) return refuse(tr("Open a model first: its views' tables are what File › Export Table saves"));
+  if (m_view == QLatin1String("structure")) {
+    if (name) *name = QStringLiteral("summary.csv");
+    return summaryTable(*m_snapshot);
+  }
+  if (m_view == QLatin1String("error")) {
+    const auto& error = m_quantPanel->snapshot();
+    if (!error) return refuse(tr("The error preview has no result yet: its table appears with the first one"));
+    if (name) *name = QStringLiteral("error-points.csv");
+    return views::error_point_table(*error);
+  }
+  if (m_view == QLatin1String("channel-maxima")) {
+    if (!m_stats || m_stats->series.empty() || m_stats->n_layers < 1)
+      return refuse(tr("No statistics yet: the channel maxima's outlier list comes with them"));
+    // The point and layer the view shows (it falls back to the first point as draw() does).
+    const PointSeries* series = m_stats->find(m_channelState.module);
+    if (!series) series = &m_stats->series.front();
+    const int layer = std::clamp(m_channelState.layer, 0, static_cast<int>(m_stats->n_layers) - 1);
+    const ChannelMaxima& maxima = series->layers[static_cast<std::size_t>(layer)];
+    if (name) *name = QStringLiteral("outliers-%1.csv").arg(QString::fromStdString(maxima.point.str()));
+    return views::outlier_table(maxima);
+  }
+  return refuse(tr("The %1 view has no table (the structure, channel maxima and error views have one)").arg(m_view));
+}
+
+QString MainWindow::exportTable(const QString& path, bool summary) {
+  if (summary) {
+    if (!m_snapshot) return tr("%1: no model open, so no summary to save").arg(path);
+    return writeCsv(path, summaryTable(*m_snapshot));
+  }
+  QString why;
+  const std::optional<views::Table> table = currentTable(nullptr, &why);
+  if (!table) return tr("%1: nothing written: %2").arg(path, why);
+  return writeCsv(path, *table);
 }
 
 void MainWindow::showExportQuantizedDialog() {

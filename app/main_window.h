@@ -32,6 +32,7 @@
 #include "views/model_snapshot.h"
 #include "views/state_heatmap_view.h"
 #include "views/structure_view.h"
+#include "views/tables.h"
 
 class QAction;
 class QActionGroup;
@@ -100,6 +101,13 @@ class MainWindow : public QMainWindow {
   // Saves what the canvas shows now (the current view, without the docks) as a PNG, atomically.
   // Returns an empty string, or the one-line reason it could not.
   QString exportView(const QString& path);
+  // The table the current view shows, built as the view builds it (views/tables.h): the error
+  // view's points and weights, the channel maxima's outlier list, the structure view's summary.
+  // Without one (another view, no result yet), nullopt and `why`. `name`: a file name to suggest.
+  std::optional<views::Table> currentTable(QString* name = nullptr, QString* why = nullptr) const;
+  // Saves currentTable() (or the Summary dock's table: summary = true) as CSV, atomically.
+  // Returns an empty string, or the one-line reason it could not.
+  QString exportTable(const QString& path, bool summary = false);
 
   const std::shared_ptr<const ModelSnapshot>& snapshot() const { return m_snapshot; }
   ImGuiCanvas* canvas() const { return m_canvas; }
@@ -136,6 +144,7 @@ class MainWindow : public QMainWindow {
   void showOpenDialog();
   void showOpenStatsDialog();
   void showExportViewDialog();
+  void showExportTableDialog(bool summary);  // File › Export Table as CSV…; the Summary dock's menu
   void showExportQuantizedDialog();  // File › Export Quantized… (ExportDialog)
   void showAbout();
   void onTreeSelectionChanged();

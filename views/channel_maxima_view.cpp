@@ -18,6 +18,7 @@
 #include <imgui.h>
 
 #include "views/plot.h"
+#include "views/tables.h"
 #include "views/text_format.h"
 #include "views/theme.h"
 
@@ -206,24 +207,26 @@ void draw_outlier_list(const ChannelMaxima& m, ImVec2 size) {
     ImGui::TextDisabled("None: no channel lies beyond six standard deviations of the layer mean.");
     ImGui::PopTextWrapPos();
   } else {
+    // The rows File › Export Table as CSV writes (views/tables.h); the point is in the header.
+    const Table table = outlier_table(m);
     const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH |
                                   ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_ScrollY;
     if (ImGui::BeginTable("outlier_table", 3, flags)) {
       ImGui::TableSetupScrollFreeze(0, 1);
-      ImGui::TableSetupColumn("channel", ImGuiTableColumnFlags_WidthStretch, 1.0f);
-      ImGui::TableSetupColumn("absmax", ImGuiTableColumnFlags_WidthStretch, 1.1f);
-      ImGui::TableSetupColumn("× mean", ImGuiTableColumnFlags_WidthStretch, 0.9f);
+      ImGui::TableSetupColumn(table.columns[1].name.c_str(), ImGuiTableColumnFlags_WidthStretch, 1.0f);
+      ImGui::TableSetupColumn(table.columns[2].name.c_str(), ImGuiTableColumnFlags_WidthStretch, 1.1f);
+      ImGui::TableSetupColumn(table.columns[3].name.c_str(), ImGuiTableColumnFlags_WidthStretch, 0.9f);
       ImGui::TableHeadersRow();
       ImGui::PushFont(t.mono);
-      for (const OutlierChannel& o : m.outliers) {
-        ImGui::PushID(o.channel);  // the channel is the row's identity, not its rank
+      for (const TableRow& row : table.rows) {
+        ImGui::PushID(row.cells[1].exact.c_str());  // the channel is the row's identity, not its rank
         ImGui::TableNextRow();
         ImGui::TableNextColumn();
-        ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kOutlier)), "%d", o.channel);
+        ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kOutlier)), "%s", row.cells[1].shown.c_str());
         ImGui::TableNextColumn();
-        ImGui::TextUnformatted(num(o.absmax).c_str());
+        ImGui::TextUnformatted(row.cells[2].shown.c_str());
         ImGui::TableNextColumn();
-        ImGui::Text("%.1f", o.times_mean);
+        ImGui::TextUnformatted(row.cells[3].shown.c_str());
         ImGui::PopID();
       }
       ImGui::PopFont();

@@ -16,6 +16,7 @@
 #include <imgui.h>
 
 #include "views/plot.h"
+#include "views/tables.h"
 #include "views/text_format.h"
 #include "views/theme.h"
 
@@ -188,32 +189,29 @@ void draw_bars(const Snapshot& s, const ViewState& state, ImVec2 pos, ImVec2 siz
 //-------------------------------------------------------------------------------------------------
 
 void draw_table(const Snapshot& s, ImVec2 size) {
+  // The rows File › Export Table as CSV writes (views/tables.h); columns the colours already tell
+  // (layer, kind) stay out of the view.
+  const Table table = error_point_table(s);
+  std::vector<std::size_t> shown;
+  for (std::size_t c = 0; c < table.columns.size(); ++c)
+    if (table.columns[c].in_view) shown.push_back(c);
   const ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
                                 ImGuiTableFlags_SizingStretchProp;
-  if (!ImGui::BeginTable("##points", 5, flags, size)) return;
+  if (!ImGui::BeginTable("##points", static_cast<int>(shown.size()), flags, size)) return;
   ImGui::TableSetupScrollFreeze(0, 1);
-  ImGui::TableSetupColumn("point", ImGuiTableColumnFlags_WidthStretch, 3.0f);
-  ImGui::TableSetupColumn("SQNR", ImGuiTableColumnFlags_WidthStretch, 1.0f);
-  ImGui::TableSetupColumn("MSE", ImGuiTableColumnFlags_WidthStretch, 1.2f);
-  ImGui::TableSetupColumn("cosine", ImGuiTableColumnFlags_WidthStretch, 1.2f);
-  ImGui::TableSetupColumn("max error", ImGuiTableColumnFlags_WidthStretch, 1.2f);
+  for (const std::size_t c : shown)
+    ImGui::TableSetupColumn(table.columns[c].name.c_str(), ImGuiTableColumnFlags_WidthStretch, c == 0 ? 3.0f : 1.2f);
   ImGui::TableHeadersRow();
   ImGui::PushFont(theme().mono);
-  const auto row = [](const PointRow& r, uint32_t colour) {
+  for (const TableRow& row : table.rows) {
+    const uint32_t colour = row.tag == kWeightRow ? Palette::weight : point_colour(row.tag == kStateRow);
     ImGui::TableNextRow();
-    ImGui::TableNextColumn();
-    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(colour)), "%s", r.name.c_str());
-    ImGui::TableNextColumn();
-    ImGui::TextUnformatted(db_text(r.sqnr_db).c_str());
-    ImGui::TableNextColumn();
-    ImGui::TextUnformatted(fmt("%.4g", r.mse).c_str());
-    ImGui::TableNextColumn();
-    ImGui::TextUnformatted(fmt("%.6f", r.cosine).c_str());
-    ImGui::TableNextColumn();
-    ImGui::TextUnformatted(fmt("%.4g", r.max_abs).c_str());
-  };
-  for (const PointRow& r : s.points) row(r, point_colour(r.state));
-  for (const PointRow& r : s.weights) row(r, Palette::weight);
+    for (const std::size_t c : shown) {
+      ImGui::TableNextColumn();
+      if (c == 0) ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(colour)), "%s", row.cells[c].shown.c_str());
+      else ImGui::TextUnformatted(row.cells[c].shown.c_str());
+    }
+  }
   ImGui::PopFont();
   ImGui::EndTable();
 }
