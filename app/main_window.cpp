@@ -241,6 +241,10 @@ void MainWindow::createActions() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   QAction* open = file->addAction(tr("&Open…"), this, &MainWindow::showOpenDialog);
   open->setShortcut(QKeySequence::Open);
+  QAction* openWorkspace = file->addAction(tr("Open &Workspace…"), this, &MainWindow::showOpenWorkspaceDialog);
+  openWorkspace->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_W));  // Ctrl+Shift+O opens statistics
+  QAction* saveWorkspace = file->addAction(tr("Sa&ve Workspace…"), this, &MainWindow::showSaveWorkspaceDialog);
+  saveWorkspace->setShortcut(QKeySequence::Save);
   m_recentMenu = file->addMenu(tr("Open &Recent"));
   updateRecentMenu();
   m_openStats = file->addAction(tr("Open &Statistics…"), this, &MainWindow::showOpenStatsDialog);
@@ -316,7 +320,10 @@ void MainWindow::updateRecentMenu() {
     const QString& path = paths[i];
     // &1…&9 make the first entries reachable from the keyboard.
     const QString text = i < 9 ? QStringLiteral("&%1  %2").arg(i + 1).arg(path) : path;
-    m_recentMenu->addAction(text, this, [this, path] { openModel(path); });
+    m_recentMenu->addAction(text, this, [this, path] {
+      if (path.endsWith(kWorkspaceSuffix)) openWorkspace(path);
+      else openModel(path);
+    });
   }
   if (!paths.isEmpty()) m_recentMenu->addSeparator();
   QAction* clear = m_recentMenu->addAction(tr("Clear Recent"), this, [this] {
@@ -350,6 +357,139 @@ void MainWindow::showExportViewDialog() {
   const QString error = exportView(path);
   if (error.isEmpty()) statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(path)), 5000);
   else QMessageBox::critical(this, tr("Cannot export the view"), error);
+}
+
+void MainWindow::showSaveWorkspaceDialog() {
+  if (!m_snapshot) {
+    statusBar()->showMessage(tr("Open a model first: a workspace starts with one"), 5000);
+    return;
+  }
+  const QString start = QFileInfo(QString::fromStdString(m_snapshot->dir)).fileName() + kWorkspaceSuffix;
+  QString path = QFileDialog::getSaveFileName(this, tr("Save Workspace"), start,
+                                              tr("MambaScope workspaces (*%1)").arg(kWorkspaceSuffix));
+  if (path.isEmpty()) return;
+  if (!path.endsWith(kWorkspaceSuffix)) path += kWorkspaceSuffix;
+  const QString error = saveWorkspace(path);
+  if (error.isEmpty()) statusBar()->showMessage(tr("Saved workspace %1").arg(QDir::toNativeSeparators(path)), 5000);
+  else QMessageBox::critical(this, tr("Cannot save the workspace"), error);
+}
+
+void MainWindow::showOpenWorkspaceDialog() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open Workspace"), QString(),
+                                                    tr("MambaScope workspaces (*%1);;All files (*)").arg(kWorkspaceSuffix));
+  if (!path.isEmpty()) openWorkspace(path);
+}
+
+QString MainWindow::saveWorkspace(const QString& path) {
+  if (!m_snapshot) return tr("%1: nothing to save: no model is open").arg(path);
+  Workspace w;
+  w.model = m_modelPath;
+  if (!m_statsPath.isEmpty()) {
+    QString stats = m_statsPath;
+    if (m_tempDir && stats.startsWith(m_tempDir->path())) {
+      // Calibrated in the app: the file goes with the window, so the workspace keeps a copy.
+      const QFileInfo info(path);
+      stats = info.absoluteDir().filePath(info.completeBaseName() + QStringLiteral("-stats.safetensors"));
+      if (QFileInfo::exists(stats)) QFile::remove(stats);
+      if (!QFile::copy(m_statsPath, stats)) return tr("%1: cannot copy the app's statistics to %2").arg(path, stats);
+    }
+    w.stats << stats;
+  }
+  w.view = m_view;
+  w.structure = m_structureState;
+  w.channelMaxima = m_channelState;
+  w.stateHeatmap = m_stateState;
+  w.distributions = m_distributionsState;
+  w.error = m_errorState;
+  w.quant = m_quantPanel->setting();
+  w.calibration = m_calibrationPanel->choice();
+  w.windowState = saveState();
+  const QString error = writeWorkspace(path, w);
+  if (error.isEmpty() && m_settings) {
+    RecentFiles(m_settings.get()).add(path);
+    updateRecentMenu();
+  }
+  return error;
+}
+
+void MainWindow::openWorkspace(const QString& path) {
+  Workspace w;
+  const QString why = readWorkspace(path, &w);
+  if (!why.isEmpty()) {
+    statusBar()->showMessage(tr("Could not open workspace %1").arg(QDir::toNativeSeparators(path)), 10000);
+    Q_EMIT workspaceFailed(path, why);
+    if (m_options.interactive) QMessageBox::critical(this, tr("Cannot open workspace"), why);
+    return;
+  }
+  if (!w.windowState.isEmpty()) restoreState(w.windowState);
+  applyCalibrationChoice(m_calibrationPanel, w.calibration);
+  m_workspaceProblems.clear();
+  m_pendingWorkspace = w;
+  m_pendingWorkspacePath = path;
+  if (!QFileInfo::exists(w.model)) {
+    finishWorkspace(tr("%1: the model is not there (the layout and the Calibration dock are restored)").arg(w.model));
+    return;
+  }
+  openModel(w.model);  // continueWorkspace() when it opens
+}
+
+void MainWindow::continueWorkspace() {
+  applyQuantSetting(m_quantPanel, m_pendingWorkspace->quant);
+  if (m_pendingWorkspace->stats.isEmpty()) {
+    finishWorkspace();
+    return;
+  }
+  const QString stats = m_pendingWorkspace->stats.front();
+  if (!QFileInfo::exists(stats)) {
+    finishWorkspace(tr("%1: the statistics file is not there (the model and the rest are restored)").arg(stats));
+    return;
+  }
+  openStats(stats);  // finishWorkspace() when it loads or fails
+}
+
+void MainWindow::finishWorkspace(const QString& problem) {
+  if (!m_pendingWorkspace) return;
+  if (!problem.isEmpty()) m_workspaceProblems << problem;
+  const Workspace w = *m_pendingWorkspace;
+  const QString path = m_pendingWorkspacePath;
+  m_pendingWorkspace.reset();
+  if (m_snapshot && m_modelPath == w.model) {
+    setView(w.view);
+    // The tree follows the view shown (its selection sets every view's layer), then each view gets
+    // its own selection back.
+    if (w.view == QLatin1String("state-heatmap")) selectPoint(QuantPoint{w.stateHeatmap.layer, Module::Ssm, Site::State});
+    else if (w.view == QLatin1String("distributions"))
+      selectPoint(QuantPoint{w.distributions.layer, w.distributions.module, Site::Input});
+    else if (w.view == QLatin1String("channel-maxima"))
+      selectPoint(QuantPoint{w.channelMaxima.layer, w.channelMaxima.module, Site::Input});
+    else if (w.structure.selected) selectPoint(*w.structure.selected);
+    else selectLayer(w.structure.layer);
+    m_structureState = w.structure;
+    if (m_stats) {
+      m_channelState = w.channelMaxima;
+      m_stateState = w.stateHeatmap;
+      m_distributionsState = w.distributions;
+    }
+    m_errorState.per_point = w.error.per_point;  // not the token: the batch may differ
+    m_canvas->requestFrames();
+  }
+  if (m_settings) {
+    RecentFiles(m_settings.get()).add(path);
+    updateRecentMenu();
+  }
+  statusBar()->showMessage(m_workspaceProblems.isEmpty() ? tr("Opened workspace %1").arg(QDir::toNativeSeparators(path))
+                                                         : tr("Opened workspace %1 with problems").arg(QDir::toNativeSeparators(path)),
+                           8000);
+  const QStringList problems = m_workspaceProblems;
+  m_workspaceProblems.clear();
+  Q_EMIT workspaceOpened(path, problems);
+  if (m_options.interactive && !problems.isEmpty()) {
+    QMessageBox box(QMessageBox::Warning, tr("Workspace partly restored"),
+                    tr("MambaScope opened\n%1\nbut could not restore everything.").arg(QDir::toNativeSeparators(path)),
+                    QMessageBox::Ok, this);
+    box.setInformativeText(problems.join(QLatin1Char('\n')));
+    box.exec();
+  }
 }
 
 void MainWindow::showExportTableDialog(bool summary) {
@@ -461,6 +601,7 @@ void MainWindow::onStatsLoaded(const QString& path, const std::shared_ptr<const 
   syncTreeFromStatsView();
   updatePathLabel();
   Q_EMIT statsOpened(path);
+  if (m_pendingWorkspace && m_pendingWorkspace->stats.value(0) == path) finishWorkspace();
 }
 
 void MainWindow::onStatsFailed(const QString& path, const QString& message) {
@@ -468,6 +609,7 @@ void MainWindow::onStatsFailed(const QString& path, const QString& message) {
   statusBar()->showMessage(tr("Could not open statistics %1").arg(QDir::toNativeSeparators(path)), 10000);
   m_canvas->requestFrames();
   Q_EMIT statsFailed(path, message);
+  if (m_pendingWorkspace && m_pendingWorkspace->stats.value(0) == path) finishWorkspace(message);
   if (m_options.interactive) {
     QMessageBox box(QMessageBox::Critical, tr("Cannot open statistics"),
                     tr("MambaScope could not open\n%1").arg(QDir::toNativeSeparators(path)), QMessageBox::Ok, this);
@@ -540,6 +682,7 @@ void MainWindow::onLoaded(const QString& path, const LoadedModel& model) {
   }
   m_canvas->requestFrames();
   Q_EMIT modelOpened(path);
+  if (m_pendingWorkspace && m_pendingWorkspace->model == path) continueWorkspace();
 }
 
 void MainWindow::onFailed(const QString& path, const QString& message) {
@@ -553,6 +696,7 @@ void MainWindow::onFailed(const QString& path, const QString& message) {
   }
   m_canvas->requestFrames();
   Q_EMIT modelFailed(path, message);
+  if (m_pendingWorkspace && m_pendingWorkspace->model == path) finishWorkspace(message);
   if (m_options.interactive) {
     QMessageBox box(QMessageBox::Critical, tr("Cannot open model"),
                     tr("MambaScope could not open\n%1").arg(QDir::toNativeSeparators(path)), QMessageBox::Ok, this);
@@ -702,7 +846,8 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
   const QList<QUrl> urls = event->mimeData()->urls();
-  if (urls.size() == 1 && urls.first().isLocalFile() && isModelPath(urls.first().toLocalFile()))
+  if (urls.size() == 1 && urls.first().isLocalFile() &&
+      (isModelPath(urls.first().toLocalFile()) || urls.first().toLocalFile().endsWith(kWorkspaceSuffix)))
     event->acceptProposedAction();
 }
 
@@ -710,7 +855,8 @@ void MainWindow::dropEvent(QDropEvent* event) {
   const QList<QUrl> urls = event->mimeData()->urls();
   if (urls.size() != 1 || !urls.first().isLocalFile()) return;
   event->acceptProposedAction();
-  openModel(urls.first().toLocalFile());
+  if (urls.first().toLocalFile().endsWith(kWorkspaceSuffix)) openWorkspace(urls.first().toLocalFile());
+  else openModel(urls.first().toLocalFile());
 }
 
 }  // namespace ms::app

@@ -9,6 +9,10 @@
 // `mambascope-cli calibrate` (CalibrationProcess) into a temporary file and loads the result the
 // same way. The canvas shows one view at a time (View menu, --view).
 //
+// File › Save/Open Workspace records and restores all of that (app/workspace.h); File › Export
+// Table as CSV saves the current view's table (views/tables.h); the status bar's right side shows
+// the CLI's device and memory (app/status_monitor.h).
+//
 // It holds no model knowledge: opening is core's (ms::open_checkpoint, ms::read_stats_file), the
 // structure is the snapshot's (views/model_snapshot.h), drawing is the views'.
 #pragma once
@@ -23,6 +27,7 @@
 #include "app/calibration_process.h"
 #include "app/job_tracker.h"
 #include "app/quant_panel.h"
+#include "app/workspace.h"
 #include "core/model/quant_point.h"
 #include "core/model/stats_file.h"
 #include "views/channel_maxima_view.h"
@@ -108,6 +113,15 @@ class MainWindow : public QMainWindow {
   // Saves currentTable() (or the Summary dock's table: summary = true) as CSV, atomically.
   // Returns an empty string, or the one-line reason it could not.
   QString exportTable(const QString& path, bool summary = false);
+  // Saves the workspace (model, statistics, view and selections, the Quantization and
+  // Calibration docks, the layout) as JSON, atomically; statistics calibrated in the app (a
+  // temporary file) are copied beside it first. Returns an empty string or the one-line reason.
+  QString saveWorkspace(const QString& path);
+  // Restores a saved workspace: layout and Calibration dock at once, then reopens the model,
+  // sets the Quantization dock, loads the statistics and puts back the view and selections.
+  // workspaceOpened() follows with the problems met (a missing file: named, the rest restored),
+  // or workspaceFailed() for a file that is not a workspace this version reads.
+  void openWorkspace(const QString& path);
 
   const std::shared_ptr<const ModelSnapshot>& snapshot() const { return m_snapshot; }
   ImGuiCanvas* canvas() const { return m_canvas; }
@@ -134,6 +148,8 @@ class MainWindow : public QMainWindow {
   void statsOpened(const QString& path);
   void statsFailed(const QString& path, const QString& message);
   void calibrationFailed(const QString& message);
+  void workspaceOpened(const QString& path, const QStringList& problems);
+  void workspaceFailed(const QString& path, const QString& message);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -144,7 +160,9 @@ class MainWindow : public QMainWindow {
   void showOpenDialog();
   void showOpenStatsDialog();
   void showExportViewDialog();
-  void showExportTableDialog(bool summary);  // File › Export Table as CSV…; the Summary dock's menu
+  void showExportTableDialog(bool summary);
+  void showSaveWorkspaceDialog();
+  void showOpenWorkspaceDialog();  // File › Export Table as CSV…; the Summary dock's menu
   void showExportQuantizedDialog();  // File › Export Quantized… (ExportDialog)
   void showAbout();
   void onTreeSelectionChanged();
@@ -164,6 +182,8 @@ class MainWindow : public QMainWindow {
   void onLoaded(const QString& path, const LoadedModel& model);
   void onFailed(const QString& path, const QString& message);
   void setBusy(bool busy, const QString& message = {});
+  void continueWorkspace();  // the workspace's model opened: docks, then its statistics
+  void finishWorkspace(const QString& problem = {});  // views and selections; workspaceOpened()
 
   Options m_options;
   std::unique_ptr<QSettings> m_settings;   // null when not interactive
@@ -200,6 +220,9 @@ class MainWindow : public QMainWindow {
   views::error::ViewState m_errorState;
   views::empty::Snapshot m_empty;
   views::empty::ViewState m_emptyState;
+  std::optional<Workspace> m_pendingWorkspace;  // being restored: waits for its model and statistics
+  QString m_pendingWorkspacePath;
+  QStringList m_workspaceProblems;
   bool m_syncing = false;  // tree selection set from the canvas: don't echo it back
 };
 
