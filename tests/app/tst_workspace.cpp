@@ -5,6 +5,7 @@
 //     dock's typed text, tokens and device, and a hidden dock of the layout;
 //   - paths under the workspace's folder are stored relative: the folder moved elsewhere opens;
 //     paths outside it stay absolute;
+//   - statistics calibrated in the app are copied beside the workspace and reopen from there;
 //   - a workspace naming a missing statistics file opens the model and reports that file;
 //     a missing model is reported and the rest (layout, Calibration dock) restored;
 //   - a newer version, no version, and a file that is not JSON are refused with one line naming
@@ -213,6 +214,32 @@ class TestWorkspace : public QObject {
     QVERIFY2(noModel.front().startsWith(project + QStringLiteral("/m1")), qPrintable(noModel.front()));
     QVERIFY(!c.snapshot());
     QCOMPARE(c.calibrationPanel()->choice().maxTokens, qint64(5000));
+  }
+
+  void appCalibratedStatisticsAreKept() {
+    // Statistics calibrated in the app live in a temporary folder that goes with the window: the
+    // workspace keeps a copy beside itself.
+    MainWindow a(MainWindow::Options{false, QStringLiteral("structure")});
+    QSignalSpy opened(&a, &MainWindow::modelOpened);
+    a.openModel(QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba"));
+    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+    QSignalSpy statsOpened(&a, &MainWindow::statsOpened);
+    CalibrationChoice choice = a.calibrationPanel()->choice();
+    choice.maxTokens = 600;
+    a.calibrate(choice);
+    QTRY_COMPARE_WITH_TIMEOUT(statsOpened.size(), 1, 120000);
+    const QString folder = path(QStringLiteral("calibrated"));
+    QVERIFY(QDir().mkpath(folder));
+    const QString ws = folder + QStringLiteral("/austen") + kWorkspaceSuffix;
+    QCOMPARE(a.saveWorkspace(ws), QString());
+    QCOMPARE(readJson(ws).value(QStringLiteral("stats")).toArray(), QJsonArray{QStringLiteral("austen-stats.safetensors")});
+    QVERIFY(QFileInfo::exists(folder + QStringLiteral("/austen-stats.safetensors")));
+    MainWindow b(MainWindow::Options{false, QStringLiteral("structure")});
+    bool ok = false;
+    QCOMPARE(openAndWait(b, ws, &ok), QStringList());
+    QVERIFY(ok && b.stats());
+    QCOMPARE(b.stats()->tokens, a.stats()->tokens);
+    QCOMPARE(b.stats()->tokens, int64_t(600));
   }
 
   void refusesWhatItCannotRead() {
