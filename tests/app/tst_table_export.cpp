@@ -4,7 +4,8 @@
 //     "inf" for an exact point, CRLF) and the view's shown text beside it;
 //   - RFC 4180 quoting round-trips (commas, quotes, CR/LF, empty and non-ASCII fields), with the
 //     exact quoted text checked once, and malformed CSV is refused;
-//   - in the window: the structure view saves the Summary dock's rows, the channel-maxima view the
+//   - in the window: the error view saves the live preview's snapshot (every row, exact numbers);
+//     the structure view saves the Summary dock's rows, the channel-maxima view the
 //     outlier list of the layer and point it shows, a view without a table or an unwritable path
 //     gives a one-line reason and leaves no file.
 #include <QFile>
@@ -68,8 +69,9 @@ class TestTableExport : public QObject {
     QCOMPARE(t.rows[0].cells[2].shown, std::string("45.400"));  // views::num
     QCOMPARE(t.rows[1].cells[3].shown, std::string("3.6"));
     // Numbers read back as the values the snapshot held.
-    QCOMPARE(std::stof(views::exact_number(45.4f)), 45.4f);
-    QCOMPARE(std::stod(views::exact_number(0.1 + 0.2)), 0.1 + 0.2);
+    QVERIFY(std::stof(views::exact_number(45.4f)) == 45.4f);
+    QVERIFY(std::stod(views::exact_number(0.1 + 0.2)) == 0.1 + 0.2);
+    QCOMPARE(views::exact_number(0.1 + 0.2), std::string("0.30000000000000004"));
   }
 
   void quotingRoundTrips() {
@@ -94,6 +96,38 @@ class TestTableExport : public QObject {
     QVERIFY(!views::parse_csv("a\"b,c\r\n"));   // a quote inside an unquoted field
     QVERIFY(!views::parse_csv("\"abc,d\r\n"));  // unterminated
     QVERIFY(!views::parse_csv("\"a\"b\r\n"));   // text after the closing quote
+  }
+
+  void errorViewExportsItsSnapshot() {
+    // The real error preview (mambascope-cli requant-serve on the demo Mamba-1): the CSV holds
+    // every point and weight of the snapshot the view draws, numbers reading back exactly.
+    qputenv("MAMBASCOPE_CLI", MAMBASCOPE_CLI);
+    qputenv("MAMBASCOPE_DATA_DIR", MAMBASCOPE_SOURCE_DIR "/resources");
+    MainWindow window(MainWindow::Options{false, QStringLiteral("error")});
+    QSignalSpy opened(&window, &MainWindow::modelOpened);
+    window.openModel(QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba"));
+    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(window.quantPanel()->snapshot(), 120000);
+    const auto snapshot = window.quantPanel()->snapshot();
+    QTemporaryDir dir;
+    QString name;
+    QVERIFY(window.currentTable(&name));
+    QCOMPARE(name, QStringLiteral("error-points.csv"));
+    const QString file = dir.filePath(name);
+    QCOMPARE(window.exportTable(file), QString());
+    const auto records = views::parse_csv(readAll(file).toStdString());
+    QVERIFY(records);
+    QCOMPARE(records->size(), 1 + snapshot->points.size() + snapshot->weights.size());
+    QVERIFY(!snapshot->weights.empty());
+    for (std::size_t i = 0; i < records->size() - 1; ++i) {
+      const auto& r = i < snapshot->points.size() ? snapshot->points[i] : snapshot->weights[i - snapshot->points.size()];
+      const std::vector<std::string>& rec = (*records)[i + 1];
+      QCOMPARE(rec[0], r.name);
+      QCOMPARE(std::stoi(rec[1]), r.layer);
+      QVERIFY(std::stod(rec[3]) == r.sqnr_db);  // exactly; "inf" reads back as +inf too
+      QVERIFY(std::stod(rec[4]) == r.mse);
+      QVERIFY(std::stod(rec[6]) == r.max_abs);
+    }
   }
 
   void windowExportsWhatTheViewShows() {
