@@ -43,3 +43,24 @@ void scan_quant_m1_cuda(const ScanQuantM1Args&, void*) { throw std::runtime_erro
 void scan_quant_m2_cuda(const ScanQuantM2Args&, void*) { throw std::runtime_error("scan_quant_m2: this build has no CUDA kernels"); }
 int scan_quant_cluster_limit() { return 1; }
 }  // namespace ms::kernels
+
+#include "kernels/cuda_stream.h"
+namespace ms::kernels {
+namespace {
+[[noreturn]] void no_runtime(const char* what) {
+  throw std::runtime_error(std::string(what) + ": this build has no CUDA runtime");
+}
+}  // namespace
+void cuda_set_device(int) { no_runtime("cudaSetDevice"); }
+int cuda_device_count() { return 0; }
+StreamHandle stream_create_nonblocking() { no_runtime("cudaStreamCreate"); }
+void stream_destroy(StreamHandle) {}
+void stream_synchronize(StreamHandle) {}
+EventHandle event_create() { no_runtime("cudaEventCreate"); }
+void event_destroy(EventHandle) {}
+void event_record(EventHandle, StreamHandle) { no_runtime("cudaEventRecord"); }
+void stream_wait_event(StreamHandle, EventHandle) { no_runtime("cudaStreamWaitEvent"); }
+void* pinned_alloc(std::size_t) { return nullptr; }
+void pinned_free(void*) {}
+void copy_to_device_async(void*, const void*, std::size_t, StreamHandle) { no_runtime("cudaMemcpyAsync"); }
+}  // namespace ms::kernels

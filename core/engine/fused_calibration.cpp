@@ -10,8 +10,11 @@
 
 #include <ATen/ATen.h>
 
+#include <c10/core/DeviceGuard.h>
+
 #include "core/util/error.h"
 #include "kernels/calib_kernels.h"
+#include "kernels/cuda_stream.h"
 
 namespace ms {
 namespace k = ms::kernels;
@@ -49,7 +52,9 @@ class StageClock {
     totals_[stage] += t - last_;
     last_ = t;
   }
-  void reset() { totals_.clear(); }
+  void reset() {  // no write when off: several GPUs' calibrators are built in their own threads
+    if (on_) totals_.clear();
+  }
   void restart() {
     if (!on_) return;
     k::cuda_synchronize();
@@ -81,12 +86,18 @@ StageClock& stage_clock() {
 }  // namespace
 
 bool FusedCalibrator::supported(const MambaModel& model, std::string* why_not) {
+  return supported_on(model, model.options().device, why_not);
+}
+
+bool FusedCalibrator::supported_on(const MambaModel& model, c10::Device device, std::string* why_not) {
   auto no = [&](const std::string& why) {
     if (why_not) *why_not = why;
     return false;
   };
   const ModelConfig& c = model.config();
-  if (!model.options().device.is_cuda()) return no("the model is not on a CUDA device");
+  if (!device.is_cuda()) return no("the model is not on a CUDA device");
+  if (model.options().device != device && !model.options().device.is_cpu())
+    return no("the model is on another device");
   if (!k::cuda_kernels_built()) return no("this build has no CUDA kernels");
   if (c.is_mamba2() && c.d_state > k::kMaxScanStatesM2) return no("d_state above the kernel's limit");
   if (!c.is_mamba2() && c.d_state > k::kMaxScanStatesM1) return no("d_state above the kernel's limit");
@@ -95,16 +106,46 @@ bool FusedCalibrator::supported(const MambaModel& model, std::string* why_not) {
   return true;
 }
 
+namespace {
+// Our kernels run on the static CUDA runtime's current device, LibTorch's ops on its own: a
+// calibrator makes both its device before any work (each GPU's worker thread runs its own).
+void make_current(c10::Device device) {
+  kernels::cuda_set_device(device.index() < 0 ? 0 : device.index());
+}
+}  // namespace
+
 FusedCalibrator::FusedCalibrator(const MambaModel& model, bool covariance)
-    : model_(model), covariance_(covariance) {
+    : model_(model), covariance_(covariance), device_(model.options().device) {
   std::string why;
   if (!supported(model, &why)) throw UsageError("fused calibration: " + why);
+  c10::DeviceGuard guard(device_);
+  make_current(device_);
   stage_clock().reset();  // the profile covers the latest calibrator (a benchmark's timed run)
   for (int64_t i = 0; i < model.config().n_layer; ++i) {
     const LayerWeights& w = model.layer(i);
-    conv_w_.push_back(w.conv.to(at::kFloat).contiguous());
-    conv_b_.push_back(w.conv_bias.defined() ? w.conv_bias.to(at::kFloat).contiguous() : at::Tensor());
+    LayerOperands ops;
+    ops.weights = &w;
+    ops.conv_w = w.conv.to(at::kFloat).contiguous();
+    if (w.conv_bias.defined()) ops.conv_b = w.conv_bias.to(at::kFloat).contiguous();
+    resident_.push_back(std::move(ops));
   }
+}
+
+FusedCalibrator::FusedCalibrator(const MambaModel& model, bool covariance, c10::Device device,
+                                 std::shared_ptr<const PinnedLayers> layers)
+    : model_(model), covariance_(covariance), device_(device) {
+  std::string why;
+  if (!supported_on(model, device, &why)) throw UsageError("fused calibration: " + why);
+  if (!model.options().device.is_cpu())
+    throw UsageError("layer streaming: the model's weights must stay on the host");
+  c10::DeviceGuard guard(device_);
+  make_current(device_);
+  stage_clock().reset();
+  streamer_ = std::make_unique<LayerStreamer>(std::move(layers), device_);
+}
+
+const LayerOperands& FusedCalibrator::operands(int64_t i) {
+  return streamer_ ? streamer_->acquire(i) : resident_[static_cast<size_t>(i)];
 }
 
 FusedCalibrator::~FusedCalibrator() = default;
@@ -113,7 +154,7 @@ FusedCalibrator::PointAcc& FusedCalibrator::point(int64_t layer, Module m, int64
   const std::string key = QuantPoint{int(layer), m, Site::Input}.str();
   auto it = points_.find(key);
   if (it != points_.end()) return it->second;
-  const auto dev = at::TensorOptions().device(model_.options().device);
+  const auto dev = at::TensorOptions().device(device_);
   PointAcc p;
   p.absmax = at::zeros({C}, dev.dtype(at::kFloat));
   p.min = at::full({C}, std::numeric_limits<float>::infinity(), dev.dtype(at::kFloat));
@@ -139,8 +180,8 @@ void FusedCalibrator::observe(int64_t layer, Module m, const at::Tensor& value2d
   }
 }
 
-at::Tensor FusedCalibrator::mamba1_layer(int64_t i, const at::Tensor& h) {
-  const LayerWeights& w = model_.layer(i);
+at::Tensor FusedCalibrator::mamba1_layer(int64_t i, const LayerOperands& ops, const at::Tensor& h) {
+  const LayerWeights& w = *ops.weights;
   const ModelConfig& c = model_.config();
   const int64_t E = c.d_inner, N = c.d_state, R = c.dt_rank, rows = h.size(0);
   const int64_t Bsz = batch_, T = rows / batch_;
@@ -153,8 +194,8 @@ at::Tensor FusedCalibrator::mamba1_layer(int64_t i, const at::Tensor& h) {
   k::ConvArgs ca;
   ca.batch = Bsz; ca.seqlen = T; ca.channels = E; ca.width = c.d_conv;
   ca.dtype = kernel_dtype(dt); ca.x = xz.data_ptr(); ca.ldx = 2 * E;
-  ca.weight = conv_w_[size_t(i)].data_ptr<float>();
-  ca.bias = conv_b_[size_t(i)].defined() ? conv_b_[size_t(i)].data_ptr<float>() : nullptr;
+  ca.weight = ops.conv_w.data_ptr<float>();
+  ca.bias = ops.conv_b.defined() ? ops.conv_b.data_ptr<float>() : nullptr;
   ca.y = x.data_ptr();
   k::conv1d_silu_cuda(ca, nullptr);
   clk("conv");
@@ -217,8 +258,8 @@ at::Tensor FusedCalibrator::mamba1_layer(int64_t i, const at::Tensor& h) {
   return out;
 }
 
-at::Tensor FusedCalibrator::mamba2_layer(int64_t i, const at::Tensor& h) {
-  const LayerWeights& w = model_.layer(i);
+at::Tensor FusedCalibrator::mamba2_layer(int64_t i, const LayerOperands& ops, const at::Tensor& h) {
+  const LayerWeights& w = *ops.weights;
   const ModelConfig& c = model_.config();
   const int64_t E = c.d_inner, N = c.d_state, G = c.n_groups, H = c.n_heads, P = c.head_dim;
   const int64_t rows = h.size(0), Bsz = batch_, T = rows / batch_, width = 2 * E + 2 * G * N + H;
@@ -231,8 +272,8 @@ at::Tensor FusedCalibrator::mamba2_layer(int64_t i, const at::Tensor& h) {
   k::ConvArgs ca;
   ca.batch = Bsz; ca.seqlen = T; ca.channels = c.conv_dim; ca.width = c.d_conv;
   ca.dtype = kernel_dtype(dt); ca.x = zxbcdt.narrow(-1, E, c.conv_dim).data_ptr(); ca.ldx = width;
-  ca.weight = conv_w_[size_t(i)].data_ptr<float>();
-  ca.bias = conv_b_[size_t(i)].defined() ? conv_b_[size_t(i)].data_ptr<float>() : nullptr;
+  ca.weight = ops.conv_w.data_ptr<float>();
+  ca.bias = ops.conv_b.defined() ? ops.conv_b.data_ptr<float>() : nullptr;
   ca.y = xbc.data_ptr();
   k::conv1d_silu_cuda(ca, nullptr);
   clk("conv");
@@ -278,12 +319,17 @@ at::Tensor FusedCalibrator::mamba2_layer(int64_t i, const at::Tensor& h) {
 void FusedCalibrator::run(const at::Tensor& ids_in) {
   const ModelConfig& c = model_.config();
   const EngineOptions& o = model_.options();
-  at::Tensor ids = ids_in.to(o.device, at::kLong);
-  batch_ = ids.size(0);
-  const int64_t rows = ids.numel(), d = c.d_model;
+  c10::DeviceGuard guard(device_);
+  make_current(device_);
+  batch_ = ids_in.size(0);
+  const int64_t rows = ids_in.numel(), d = c.d_model;
   // The residual stream [rows, d] (fp32 when residual_in_fp32), updated in place by the norm
-  // kernel, which also adds each block's output and leaves the next block's input in h.
-  at::Tensor r = at::embedding(model_.embedding(), ids.reshape({rows}));
+  // kernel, which also adds each block's output and leaves the next block's input in h. When
+  // streaming, the embedding stays on the host: its rows are gathered there and copied (a
+  // gather is a copy, so the values are the resident path's).
+  const at::Tensor& table = model_.embedding();
+  at::Tensor ids = ids_in.to(table.device(), at::kLong);
+  at::Tensor r = at::embedding(table, ids.reshape({rows})).to(device_);
   if (c.residual_in_fp32) r = r.to(at::kFloat);
   r = r.contiguous();
   at::Tensor h = at::empty({rows, d}, r.options().dtype(o.dtype));
@@ -291,13 +337,14 @@ void FusedCalibrator::run(const at::Tensor& ids_in) {
   StageClock& clk = stage_clock();
   clk.restart();
   for (int64_t i = 0; i < c.n_layer; ++i) {
+    const LayerOperands& w = operands(i);
     PointAcc& in = point(i, Module::InProj, d);
     k::NormArgs na;
     na.rows = rows; na.d = d; na.dtype = kernel_dtype(o.dtype);
     na.residual = kernel_dtype(r.scalar_type());
     na.r = r.data_ptr();
     na.out = out.defined() ? out.data_ptr() : nullptr;
-    na.weight = model_.layer(i).norm.data_ptr();
+    na.weight = w.weights->norm.data_ptr();
     na.eps = c.norm_eps;
     na.h = h.data_ptr();
     na.h_stats = channel_stats_of(in.absmax, in.min, in.max, in.sum, in.sumsq, in.hist);
@@ -308,9 +355,36 @@ void FusedCalibrator::run(const at::Tensor& ids_in) {
       in.cov += at::matmul(hf.t(), hf).to(at::kDouble);
     }
     clk("norm+stats");
-    out = (c.is_mamba2() ? mamba2_layer(i, h) : mamba1_layer(i, h)).contiguous();
+    out = (c.is_mamba2() ? mamba2_layer(i, w, h) : mamba1_layer(i, w, h)).contiguous();
+    if (streamer_) streamer_->release(i);
   }
+  ++batches_run_;
   // The last block's output would only feed norm_f and the LM head: calibration needs neither.
+}
+
+std::vector<FusedCalibrator::Accumulator> FusedCalibrator::accumulators() {
+  std::vector<Accumulator> all;
+  for (auto& [key, p] : points_) {
+    all.push_back({key + ".absmax", &p.absmax, Combine::Max});
+    all.push_back({key + ".min", &p.min, Combine::Min});
+    all.push_back({key + ".max", &p.max, Combine::Max});
+    all.push_back({key + ".sum", &p.sum, Combine::Sum});
+    all.push_back({key + ".sumsq", &p.sumsq, Combine::Sum});
+    all.push_back({key + ".hist", &p.hist, Combine::Sum});
+    if (p.cov.defined()) all.push_back({key + ".cov", &p.cov, Combine::Sum});
+  }
+  for (auto& [key, st] : states_) {
+    all.push_back({key + ".absmax", &st.absmax, Combine::Max});
+    all.push_back({key + ".sum_abs", &st.sum_abs, Combine::Sum});
+  }
+  return all;
+}
+
+void FusedCalibrator::absorb_counts(FusedCalibrator& other) {
+  for (auto& [key, p] : points_) p.rows += other.points_.at(key).rows;
+  for (auto& [key, st] : states_) st.count += other.states_.at(key).count;
+  other.points_.clear();
+  other.states_.clear();
 }
 
 void FusedCalibrator::finish(CalibStats& stats) {
