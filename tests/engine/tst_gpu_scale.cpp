@@ -176,11 +176,14 @@ class TestGpuScale : public QObject {
     const GpuMemoryPlan p8 = plan_gpu_memory(m28, 4, 8, 2048, false, parse_byte_size("8G"));
     QCOMPARE(p8.placement, GpuPlacement::Stream);
     QVERIFY2(p8.message.rfind("layer streaming on: model 10.", 0) == 0, p8.message.c_str());
+    qInfo("%s", p8.message.c_str());
     QCOMPARE(plan_gpu_memory(m28, 4, 8, 2048, false, parse_byte_size("40G")).placement, GpuPlacement::Resident);
     QCOMPARE(plan_gpu_memory(m28, 4, 8, 2048, false, parse_byte_size("1G")).placement, GpuPlacement::Refuse);
     QCOMPARE(plan_gpu_memory(m28, 4, 1, 256, false, parse_byte_size("1G")).placement, GpuPlacement::Stream);
     const ModelConfig& cs = find_preset("mamba-codestral-7b").config;
-    QCOMPARE(plan_gpu_memory(cs, 2, 4, 1024, false, parse_byte_size("8G")).placement, GpuPlacement::Stream);
+    const GpuMemoryPlan c8 = plan_gpu_memory(cs, 2, 4, 1024, false, parse_byte_size("8G"));
+    QCOMPARE(c8.placement, GpuPlacement::Stream);
+    qInfo("%s", c8.message.c_str());
     QCOMPARE(plan_gpu_memory(cs, 2, 4, 1024, false, parse_byte_size("20G")).placement, GpuPlacement::Resident);
     // --cov adds a [C, C] fp64 matrix per point: codestral's 64 layers x (4096² + 8192²) x 8 B.
     QCOMPARE(plan_gpu_memory(cs, 2, 4, 1024, true, parse_byte_size("8G")).placement, GpuPlacement::Refuse);
