@@ -83,7 +83,7 @@ void PinnedLayers::view(const at::Tensor& block, LayerWeights& w, LayerOperands&
 }
 
 LayerStreamer::LayerStreamer(std::shared_ptr<const PinnedLayers> host, c10::Device device)
-    : host_(std::move(host)) {
+    : host_(std::move(host)), schedule_(host_->layers()) {
   side_ = k::stream_create_nonblocking();
   for (int s = 0; s < 2; ++s) {
     copied_[size_t(s)] = k::event_create();
@@ -105,33 +105,55 @@ LayerStreamer::~LayerStreamer() {
   k::stream_destroy(side_);
 }
 
+StreamSchedule::Step StreamSchedule::acquire(int64_t layer) {
+  if (acquired_) throw UsageError("layer streaming: layer acquired before the last one was released");
+  Step st;
+  const int other = 1 - running_;
+  st.slot = holds_[size_t(other)] == layer ? other : holds_[size_t(running_)] == layer ? running_ : -1;
+  if (st.slot < 0) {  // nothing prefetched it (the first layer of a run)
+    st.slot = other;
+    st.copy_first = true;
+    holds_[size_t(st.slot)] = layer;
+  }
+  running_ = st.slot;
+  acquired_ = true;
+  const int64_t next = (layer + 1) % layers_;
+  if (holds_[size_t(1 - st.slot)] != next) {
+    st.prefetch = next;
+    st.prefetch_slot = 1 - st.slot;
+    holds_[size_t(st.prefetch_slot)] = next;
+  }
+  return st;
+}
+
+int StreamSchedule::release(int64_t layer) {
+  if (!acquired_ || holds_[size_t(running_)] != layer)
+    throw UsageError("layer streaming: release of layer " + std::to_string(layer) + " out of order");
+  acquired_ = false;
+  return running_;
+}
+
 void LayerStreamer::issue(int64_t layer, int slot) {
   const size_t s = static_cast<size_t>(slot);
   k::stream_wait_event(side_, free_[s]);  // the block's previous layer has finished running
   k::copy_to_device_async(blocks_[s].data_ptr(), host_->block(layer).data_ptr(),
                           static_cast<size_t>(host_->block_bytes()), side_);
   k::event_record(copied_[s], side_);
-  holds_[s] = layer;
   bytes_copied_ += host_->block_bytes();
 }
 
 const LayerOperands& LayerStreamer::acquire(int64_t layer) {
-  int s = holds_[size_t(1 - running_)] == layer ? 1 - running_ : holds_[size_t(running_)] == layer ? running_ : -1;
-  if (s < 0) {  // nothing prefetched (the first layer of a run)
-    s = 1 - running_;
-    issue(layer, s);
-  }
-  k::stream_wait_event(nullptr, copied_[size_t(s)]);  // the default stream runs the layer after its copy
-  running_ = s;
-  const int64_t next = (layer + 1) % host_->layers();
-  if (holds_[size_t(1 - s)] != next) issue(next, 1 - s);  // overlaps this layer's kernels
-  return ops_[size_t(s)];
+  const StreamSchedule::Step st = schedule_.acquire(layer);
+  if (st.copy_first) issue(layer, st.slot);
+  k::stream_wait_event(nullptr, copied_[size_t(st.slot)]);  // the default stream runs the layer after its copy
+  if (st.prefetch >= 0) issue(st.prefetch, st.prefetch_slot);  // overlaps this layer's kernels
+  return ops_[size_t(st.slot)];
 }
 
 void LayerStreamer::release(int64_t layer) {
-  if (holds_[size_t(running_)] != layer)
-    throw UsageError("layer streaming: release of layer " + std::to_string(layer) + " out of order");
-  k::event_record(free_[size_t(running_)], nullptr);
+  // Recorded behind the layer's kernels on the default stream: the next copy into this block
+  // waits for it.
+  k::event_record(free_[size_t(schedule_.release(layer))], nullptr);
 }
 
 }  // namespace ms

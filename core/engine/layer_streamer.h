@@ -63,6 +63,27 @@ class PinnedLayers {
   bool pinned_ = false;
 };
 
+// Which of the two device blocks holds which layer, and when to copy: pure bookkeeping, so its
+// one rule (never copy into the block of an acquired, unreleased layer) is tested on the CPU.
+class StreamSchedule {
+ public:
+  explicit StreamSchedule(int64_t layers) : layers_(layers) {}
+  struct Step {
+    int slot = -1;             // the block layer `layer` runs from
+    bool copy_first = false;   // nothing prefetched it: copy it into `slot` first
+    int64_t prefetch = -1;     // then copy this layer (the next, cyclically) ...
+    int prefetch_slot = -1;    // ... into the other block; -1: it is there already
+  };
+  Step acquire(int64_t layer);
+  int release(int64_t layer);  // the block now free; throws when `layer` is not the one running
+
+ private:
+  int64_t layers_;
+  std::array<int64_t, 2> holds_{-1, -1};  // the layer each block holds or is receiving
+  int running_ = 1;                        // the block of the layer acquired last
+  bool acquired_ = false;
+};
+
 class LayerStreamer {
  public:
   // Runs on (and creates its stream and events on) the current CUDA device = `device`.
@@ -84,8 +105,7 @@ class LayerStreamer {
   std::array<at::Tensor, 2> blocks_;
   std::array<LayerWeights, 2> weights_;
   std::array<LayerOperands, 2> ops_;
-  std::array<int64_t, 2> holds_{-1, -1};  // the layer each slot holds or is receiving
-  int running_ = 1;                        // the slot of the layer acquired last
+  StreamSchedule schedule_;
   int64_t bytes_copied_ = 0;
 };
 

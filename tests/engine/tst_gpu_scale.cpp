@@ -148,6 +148,51 @@ class TestGpuScale : public QObject {
     }
   }
 
+  // The streamer's bookkeeping over several batches: each layer runs from a block that holds it,
+  // a copy never lands in the block of an acquired layer (only in one released, whose event the
+  // copy waits for), and after the first layer every layer was prefetched (one copy per layer).
+  void stream_schedule_data() {
+    QTest::addColumn<int>("layers");
+    for (int L : {1, 2, 3, 5, 64}) QTest::newRow(std::to_string(L).c_str()) << L;
+  }
+  void stream_schedule() {
+    QFETCH(int, layers);
+    StreamSchedule sched(layers);
+    std::array<int64_t, 2> content{-1, -1};
+    std::array<bool, 2> busy{false, false};
+    int copies = 0;
+    const int batches = 3;
+    for (int b = 0; b < batches; ++b)
+      for (int64_t i = 0; i < layers; ++i) {
+        const StreamSchedule::Step st = sched.acquire(i);
+        QVERIFY(st.slot == 0 || st.slot == 1);
+        if (st.copy_first) {
+          QVERIFY(!busy[size_t(st.slot)]);
+          content[size_t(st.slot)] = i;
+          ++copies;
+        }
+        QCOMPARE(content[size_t(st.slot)], i);
+        busy[size_t(st.slot)] = true;
+        if (st.prefetch >= 0) {
+          QCOMPARE(st.prefetch, (i + 1) % layers);
+          QCOMPARE(st.prefetch_slot, 1 - st.slot);
+          QVERIFY(!busy[size_t(st.prefetch_slot)]);
+          content[size_t(st.prefetch_slot)] = st.prefetch;
+          ++copies;
+        }
+        QCOMPARE(sched.release(i), st.slot);
+        busy[size_t(st.slot)] = false;
+        QVERIFY(b > 0 || i > 0 || st.copy_first);
+        QVERIFY(b == 0 && i == 0 ? true : !st.copy_first);
+      }
+    // One copy per layer per batch and one prefetch past the end (layer 0 of a next batch); one
+    // or two layers stay in the two blocks after the first two copies.
+    QCOMPARE(copies, layers <= 2 ? 2 : batches * layers + 1);
+    QVERIFY_THROWS_EXCEPTION(UsageError, sched.release(0));  // nothing acquired
+    sched.acquire(0);
+    QVERIFY_THROWS_EXCEPTION(UsageError, sched.acquire(1));  // 0 not released yet
+  }
+
   // Exact boundaries of the decision, from the plan's own totals.
   void decision_boundaries() {
     const ModelConfig& c = find_preset("mamba-2.8b").config;
