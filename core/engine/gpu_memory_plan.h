@@ -25,7 +25,10 @@ int64_t parse_byte_size(std::string_view text, std::string_view flag = "--max-gp
 std::string format_bytes(int64_t bytes);
 
 constexpr int64_t kGpuReserveBytes = int64_t{256} << 20;  // cuBLAS workspace + allocator rounding
-constexpr int64_t kStreamAlign = 256;                      // offset of each tensor in a layer block
+// Offset alignment of each tensor in a streamed layer block: LibTorch tells cuBLASLt each
+// operand's alignment up to 256 bytes, so views at 256-byte offsets get the kernels (and the
+// roundings) the resident tensors, allocated at 512, get.
+constexpr int64_t kStreamAlign = 256;
 
 // Bytes of one tensor as the caching allocator hands them out (rounded up to 512).
 int64_t allocation_bytes(int64_t bytes);
