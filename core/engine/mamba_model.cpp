@@ -56,6 +56,16 @@ class WeightSource {
   at::Tensor fp32(const std::string& key, bool optional = false) const {
     return get(key, at::kFloat, optional);
   }
+  // A = -exp(A_log) in fp32, evaluated on the host whatever the device: a GPU's exp differs from
+  // the CPU's in the last bit, and a model streamed from host memory (--max-gpu-mem) must hold the
+  // same bits as one loaded onto the GPU.
+  at::Tensor neg_exp_fp32(const std::string& key) const {
+    at::Tensor host = host_(key);
+    if (!host.defined()) throw InputError(source_, "tensor '" + key + "' is missing");
+    at::Tensor a = at::neg(at::exp(host.to(at::kFloat)));  // a new tensor: the mapping may go
+    if (release_) release_(key);
+    return a.to(o_.device);
+  }
 
  private:
   HostFn host_;
@@ -172,7 +182,7 @@ std::unique_ptr<MambaModel> MambaModel::load_from(const ModelConfig& config, con
     w.conv_bias = L.compute(p + "conv1d.bias", !c.conv_bias);
     w.out_proj = L.compute(p + "out_proj.weight");
     w.out_proj_bias = L.compute(p + "out_proj.bias", !c.proj_bias);
-    w.A = -at::exp(L.fp32(p + "A_log"));
+    w.A = L.neg_exp_fp32(p + "A_log");
     w.D = L.fp32(p + "D");
     if (c.is_mamba2()) {
       w.dt_bias = L.fp32(p + "dt_bias");
