@@ -37,7 +37,14 @@ qint64 residentBytes(qint64 pid) {
 
 QString deviceLabel(const QString& cliDevice) {
   if (cliDevice.startsWith(QLatin1String("cpu"))) return QStringLiteral("CPU") + cliDevice.mid(3);
-  if (cliDevice.startsWith(QLatin1String("cuda"))) return QStringLiteral("CUDA ") + cliDevice;
+  if (cliDevice.startsWith(QLatin1String("cuda"))) {
+    // The CLI names the card after the index: "cuda:0 (NVIDIA H100 80GB HBM3)".
+    const qsizetype open = cliDevice.indexOf(QLatin1String(" ("));
+    if (open > 0 && cliDevice.endsWith(QLatin1Char(')')))
+      return cliDevice.mid(open + 2, cliDevice.size() - open - 3) + QStringLiteral(" (") + cliDevice.left(open) +
+             QLatin1Char(')');
+    return QStringLiteral("CUDA ") + cliDevice;
+  }
   return cliDevice;
 }
 

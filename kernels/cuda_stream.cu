@@ -14,6 +14,15 @@ int cuda_device_count() {
   return n;
 }
 
+std::string cuda_device_name(int device) {
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, device) != cudaSuccess) {
+    cudaGetLastError();  // clear it: a missing name is not an error for the caller
+    return {};
+  }
+  return prop.name;
+}
+
 StreamHandle stream_create_nonblocking() {
   cudaStream_t s = nullptr;
   check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 namespace ms::kernels {
 
@@ -15,6 +16,8 @@ using EventHandle = void*;   // cudaEvent_t
 
 void cuda_set_device(int device);
 int cuda_device_count();
+// The device's marketing name ("NVIDIA H100 80GB HBM3"); empty when it cannot be asked.
+std::string cuda_device_name(int device);
 
 // A stream that does not synchronise with the legacy default stream (so a copy on it overlaps
 // the default stream's kernels), on the current device.

@@ -53,6 +53,7 @@ namespace {
 }  // namespace
 void cuda_set_device(int) { no_runtime("cudaSetDevice"); }
 int cuda_device_count() { return 0; }
+std::string cuda_device_name(int) { return {}; }
 StreamHandle stream_create_nonblocking() { no_runtime("cudaStreamCreate"); }
 void stream_destroy(StreamHandle) {}
 void stream_synchronize(StreamHandle) {}

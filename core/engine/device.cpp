@@ -8,6 +8,7 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 
 #include "core/util/error.h"
+#include "kernels/cuda_stream.h"
 
 namespace ms {
 namespace {
@@ -97,7 +98,9 @@ std::string_view dtype_label(c10::ScalarType t) {
 
 std::string describe_device(const c10::Device& device) {
   if (device.is_cpu()) return "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
-  return device.str();
+  // Every GPU figure names its card: "cuda:0 (NVIDIA H100 80GB HBM3)".
+  const std::string name = device.is_cuda() ? kernels::cuda_device_name(device.has_index() ? device.index() : 0) : "";
+  return name.empty() ? device.str() : device.str() + " (" + name + ")";
 }
 
 }  // namespace ms

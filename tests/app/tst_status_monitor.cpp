@@ -49,6 +49,7 @@ class TestStatusMonitor : public QObject {
     QCOMPARE(bytesText(-1), QStringLiteral("?"));
     QCOMPARE(deviceLabel(QStringLiteral("cpu (2 threads)")), QStringLiteral("CPU (2 threads)"));
     QCOMPARE(deviceLabel(QStringLiteral("cuda:0")), QStringLiteral("CUDA cuda:0"));
+    QCOMPARE(deviceLabel(QStringLiteral("cuda:1 (NVIDIA H100 80GB HBM3)")), QStringLiteral("NVIDIA H100 80GB HBM3 (cuda:1)"));
     QCOMPARE(memoryText(qint64(182) << 20, {{QStringLiteral("calibrate"), 42, qint64(640) << 20},
                                             {QStringLiteral("requant-serve"), 43, -1}}),
              QStringLiteral("app 182 MiB · calibrate 640 MiB · requant-serve ?"));
