@@ -161,6 +161,7 @@ void MainWindow::createDocks() {
   addDockWidget(Qt::LeftDockWidgetArea, quantDock);
   tabifyDockWidget(summaryDock, quantDock);
   connect(m_quantPanel, &QuantPanel::snapshotChanged, m_canvas, [this] { m_canvas->requestFrames(); });
+  connect(m_quantPanel, &QuantPanel::comparisonChanged, m_canvas, [this] { m_canvas->requestFrames(); });
   summaryDock->raise();
   connect(m_calibrationPanel, &CalibrationPanel::calibrateRequested, this, &MainWindow::calibrate);
   connect(m_calibrationPanel, &CalibrationPanel::cancelRequested, this, &MainWindow::cancelCalibration);
@@ -519,6 +520,10 @@ std::optional<views::Table> MainWindow::currentTable(QString* name, QString* why
   if (m_view == QLatin1String("error")) {
     const auto& error = m_quantPanel->snapshot();
     if (!error) return refuse(tr("The error preview has no result yet: its table appears with the first one"));
+    if (const auto ab = m_quantPanel->comparison()) {  // A/B mode: the table the view shows
+      if (name) *name = QStringLiteral("error-ab-points.csv");
+      return ab->table;
+    }
     if (name) *name = QStringLiteral("error-points.csv");
     return views::error_point_table(*error);
   }
@@ -748,7 +753,8 @@ void MainWindow::drawFrame() {
     return;
   }
   if (m_view == QLatin1String("error")) {  // needs no statistics: the preview runs its own batch
-    if (const auto& error = m_quantPanel->snapshot()) views::error::draw(*error, m_errorState);
+    const auto ab = m_quantPanel->comparison();  // a copy: the frame holds both snapshots
+    if (const auto& error = m_quantPanel->snapshot()) views::error::draw(*error, m_errorState, ab.get());
     else if (!m_quantPanel->lastError().isEmpty())
       views::empty::draw({"The error preview failed", m_quantPanel->lastError().toStdString()}, m_emptyState);
     else views::empty::draw({"Error preview starting…", "mambascope-cli requant-serve loads the model and runs the float batch once;\n"

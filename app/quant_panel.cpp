@@ -8,7 +8,9 @@
 #include <QHBoxLayout>
 #include <QJsonObject>
 #include <QLabel>
+#include <QKeySequence>
 #include <QPushButton>
+#include <QSignalBlocker>
 #include <QSlider>
 #include <QVBoxLayout>
 
@@ -98,6 +100,36 @@ QuantPanel::QuantPanel(QWidget* parent) : QWidget(parent) {
   comboRow(tr("Act. sca&le"), m_actScale);
   comboRow(tr("Act. gra&nularity"), m_actGranularity);
 
+  // A/B: explicit shortcuts (the form's mnemonics use W A I S C Y G T L N; Alt+H is Help).
+  const QString sameBatch = tr("A and B answer the same cached batch of the error preview (the same tokens and float "
+                               "run), so their difference is the schemes' own.");
+  const auto abButton = [&](const QString& text, const char* name, const QKeySequence& key, const QString& tip) {
+    auto* b = new QPushButton(text, this);
+    b->setObjectName(QLatin1String(name));
+    b->setShortcut(key);
+    b->setToolTip(QStringLiteral("%1 (%2)\n%3").arg(tip, key.toString(QKeySequence::NativeText), sameBatch));
+    return b;
+  };
+  m_pinA = abButton(tr("Pin as A"), "pinA", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A),
+                    tr("Keep the result shown as A; the controls go on as B"));
+  m_swap = abButton(tr("Swap A/B"), "swapAB", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_X),
+                    tr("B's result becomes A, and the controls take A's setting"));
+  m_clearA = abButton(tr("Clear A"), "clearA", QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Backspace),
+                      tr("Leave the A/B comparison"));
+  m_abLabel = new QLabel(this);
+  m_abLabel->setObjectName(QStringLiteral("abLabel"));
+  m_abLabel->setWordWrap(true);
+  m_abLabel->setToolTip(sameBatch);
+  auto* abRow = new QHBoxLayout;
+  abRow->addWidget(m_pinA);
+  abRow->addWidget(m_swap);
+  abRow->addWidget(m_clearA);
+  form->addRow(tr("A/B"), abRow);
+  form->addRow(QString(), m_abLabel);
+  connect(m_pinA, &QPushButton::clicked, this, [this] { pinA(); });
+  connect(m_swap, &QPushButton::clicked, this, [this] { swapAB(); });
+  connect(m_clearA, &QPushButton::clicked, this, [this] { clearA(); });
+
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(form);
   layout->addWidget(m_status);
@@ -131,9 +163,12 @@ QuantPanel::QuantPanel(QWidget* parent) : QWidget(parent) {
 
   connect(m_process, &RequantProcess::snapshotReady, this, [this](std::shared_ptr<const views::error::Snapshot> s) {
     m_snapshot = std::move(s);
+    m_snapshotSetting = m_requested.value(m_snapshot->id, setting());
+    for (auto it = m_requested.begin(); it != m_requested.end();) it = it.key() <= m_snapshot->id ? m_requested.erase(it) : std::next(it);
     m_lastError.clear();
     m_status->setText(QString::fromStdString(m_snapshot->status));
     Q_EMIT snapshotChanged(m_snapshot);
+    rebuildComparison();
   });
   connect(m_process, &RequantProcess::ready, this, [this](const RequantBatch& b) {
     m_status->setText(tr("Ready: %1 × %2 tokens on %3 (set up in %4 s)")
@@ -158,6 +193,9 @@ void QuantPanel::setModel(const QString& path, int layers, const QString& tokeni
   m_overrides.clear();
   m_snapshot.reset();
   m_lastError.clear();
+  m_requested.clear();
+  m_snapshotSetting = {};
+  clearA();  // another model, another batch: nothing to compare with
   m_updating = true;
   m_scope->clear();
   m_scope->addItem(tr("All layers"), -1);
@@ -259,7 +297,111 @@ QJsonObject QuantPanel::setting() const {
 
 void QuantPanel::sendSetting() {
   if (m_model.isEmpty() || !m_process->isRunning()) return;
-  m_process->request(setting());
+  const QJsonObject s = setting();
+  m_requested.insert(m_process->request(s), s);
+}
+
+//-------------------------------------------------------------------------------------------------
+// A/B
+//-------------------------------------------------------------------------------------------------
+
+bool QuantPanel::pinA() {
+  if (!m_snapshot) return false;
+  m_pinned = m_snapshot;  // immutable: later results never change it
+  m_pinnedSetting = m_snapshotSetting;
+  rebuildComparison();
+  return true;
+}
+
+bool QuantPanel::swapAB() {
+  if (!m_pinned || !m_snapshot) return false;
+  std::swap(m_pinned, m_snapshot);
+  std::swap(m_pinnedSetting, m_snapshotSetting);
+  const QJsonObject b = m_snapshotSetting;
+  // The controls take the old A; its result is shown at once (same batch, same numbers) and
+  // asked for again, so the dock's setting and the live worker agree.
+  setSetting(b);
+  Q_EMIT snapshotChanged(m_snapshot);
+  rebuildComparison();
+  return true;
+}
+
+void QuantPanel::clearA() {
+  const bool had = m_pinned || m_comparison;
+  m_pinned.reset();
+  m_pinnedSetting = {};
+  m_comparison.reset();
+  updateAbControls();
+  if (had) Q_EMIT comparisonChanged(nullptr);
+}
+
+void QuantPanel::rebuildComparison() {
+  if (m_pinned && m_snapshot) {
+    m_comparison = views::error::compare(m_pinned, m_snapshot,
+                                         QStringLiteral("A: %1").arg(shortDescription(m_pinnedSetting)).toStdString(),
+                                         QStringLiteral("B: %1").arg(shortDescription(m_snapshotSetting)).toStdString());
+    Q_EMIT comparisonChanged(m_comparison);
+  }
+  updateAbControls();
+}
+
+void QuantPanel::updateAbControls() {
+  m_pinA->setEnabled(m_snapshot != nullptr);
+  m_swap->setEnabled(m_pinned && m_snapshot);
+  m_clearA->setEnabled(m_pinned != nullptr);
+  m_abLabel->setText(m_pinned ? tr("A: %1 (pinned) · B: the controls").arg(shortDescription(m_pinnedSetting))
+                              : tr("No A: pin a result to compare another setting with it."));
+}
+
+void QuantPanel::setSetting(const QJsonObject& s) {
+  m_updating = true;
+  {
+    const QSignalBlocker b1(m_granularity), b2(m_symmetric), b3(m_stateMethod), b4(m_actScale), b5(m_actGranularity);
+    m_w = s.value(QStringLiteral("wbits")).toInt(m_w);
+    m_a = s.value(QStringLiteral("abits")).toInt(m_a);
+    m_h = s.value(QStringLiteral("hbits")).toInt(m_h);
+    const auto pick = [&s](QComboBox* box, const char* key) {
+      const int index = box->findData(s.value(QLatin1String(key)).toString());
+      if (index >= 0) box->setCurrentIndex(index);
+    };
+    pick(m_granularity, "granularity");
+    pick(m_stateMethod, "state_method");
+    pick(m_actScale, "act_scale");
+    pick(m_actGranularity, "act_granularity");
+    m_actGranularity->setEnabled(m_actScale->currentData().toString() != QLatin1String("static"));
+    if (s.value(QStringLiteral("symmetric")).isBool()) m_symmetric->setChecked(s.value(QStringLiteral("symmetric")).toBool());
+    m_overrides.clear();
+    const QJsonObject layers = s.value(QStringLiteral("layers")).toObject();
+    for (auto it = layers.begin(); it != layers.end(); ++it) {
+      const QJsonObject l = it.value().toObject();
+      m_overrides[it.key().toInt()] = LayerBits{l.value(QStringLiteral("wbits")).toInt(0), l.value(QStringLiteral("abits")).toInt(0),
+                                                l.value(QStringLiteral("hbits")).toInt(0)};
+    }
+  }
+  m_updating = false;
+  onScopeChanged();  // the sliders show the scope's bits (no request: m_updating inside)
+  activate();
+}
+
+QString QuantPanel::shortDescription(const QJsonObject& s) {
+  const auto bits = [&s](const char* key) { return s.value(QLatin1String(key)).toInt(16); };
+  QStringList parts;
+  parts << QStringLiteral("W%1").arg(bits("wbits"));
+  if (bits("wbits") < 16) {
+    const QString g = s.value(QStringLiteral("granularity")).toString(QStringLiteral("channel"));
+    if (g != QLatin1String("channel")) parts << g;
+    if (!s.value(QStringLiteral("symmetric")).toBool(true)) parts << QStringLiteral("asym");
+  }
+  parts << QStringLiteral("A%1").arg(bits("abits"));
+  if (bits("abits") < 16) {
+    if (s.value(QStringLiteral("act_scale")).toString() == QLatin1String("static")) parts << QStringLiteral("static");
+    else if (s.value(QStringLiteral("act_granularity")).toString() == QLatin1String("tensor")) parts << QStringLiteral("tensor");
+  }
+  parts << QStringLiteral("H%1").arg(bits("hbits"));
+  if (bits("hbits") < 16) parts << s.value(QStringLiteral("state_method")).toString(QStringLiteral("dsq"));
+  const int overrides = s.value(QStringLiteral("layers")).toObject().size();
+  if (overrides > 0) parts << QStringLiteral("+%1 layer%2").arg(overrides).arg(overrides == 1 ? "" : "s");
+  return parts.join(QLatin1Char(' '));
 }
 
 }  // namespace ms::app

@@ -9,6 +9,13 @@
 // sliders; Alt+H is the Help menu); arrows and Page Up/Down move a slider one or two steps, and
 // each step is a request (latest wins).
 //
+// A/B (issue 6): "Pin as A" (Ctrl+Shift+A) keeps the result shown and the setting it answers as
+// A, an immutable snapshot; the controls stay live and are B. "Swap A/B" (Ctrl+Shift+X) makes the
+// shown B result A and sets the controls to A's setting (its result shows at once and is asked
+// for again); "Clear A" (Ctrl+Shift+Backspace) leaves A/B. Each new A or B rebuilds the
+// views::error::Comparison (comparisonChanged). A and B come from the same worker and so from its
+// one cached batch; a new model clears A.
+//
 // The worker starts when a model is open and the preview is wanted (activate(): the Error view
 // shown, or a control touched), so opening a model does not load LibTorch unless asked.
 #pragma once
@@ -16,11 +23,13 @@
 #include <map>
 #include <memory>
 
+#include <QHash>
 #include <QJsonObject>
 #include <QString>
 #include <QWidget>
 
 #include "app/requant_process.h"
+#include "views/error_ab.h"
 #include "views/error_view.h"
 
 class QCheckBox;
@@ -51,6 +60,24 @@ class QuantPanel : public QWidget {
   const QString& lastError() const { return m_lastError; }
   RequantProcess* process() const { return m_process; }
 
+  // A/B. pinA() needs a result (false without one); swapAB() needs A and a result.
+  bool pinA();
+  bool swapAB();
+  void clearA();
+  const std::shared_ptr<const views::error::Snapshot>& pinned() const { return m_pinned; }
+  const QJsonObject& pinnedSetting() const { return m_pinnedSetting; }
+  // The setting the shown result answers (may trail setting() while a request is out).
+  const QJsonObject& snapshotSetting() const { return m_snapshotSetting; }
+  // Null unless A is pinned and B has a result.
+  const std::shared_ptr<const views::error::Comparison>& comparison() const { return m_comparison; }
+  // Sets every control to `setting` (as setting() writes it) and sends it once.
+  void setSetting(const QJsonObject& setting);
+  // "W4 A8 H8 dsq", "W4 group:64 A8 static H4 tensor +1 layer": the legend's short form.
+  static QString shortDescription(const QJsonObject& setting);
+  QPushButton* pinButton() const { return m_pinA; }
+  QPushButton* swapButton() const { return m_swap; }
+  QPushButton* clearAButton() const { return m_clearA; }
+
   // For tests and scripts: the controls.
   QSlider* bitsSlider(char which) const;  // 'W', 'A' or 'H'
   QComboBox* scopeBox() const { return m_scope; }
@@ -63,6 +90,7 @@ class QuantPanel : public QWidget {
  Q_SIGNALS:
   void snapshotChanged(std::shared_ptr<const ms::views::error::Snapshot> snapshot);
   void failed(const QString& message);
+  void comparisonChanged(std::shared_ptr<const ms::views::error::Comparison> comparison);
 
  private:
   struct LayerBits {
@@ -73,6 +101,8 @@ class QuantPanel : public QWidget {
   void updateLabels();
   void sendSetting();
   int currentScopeLayer() const;  // -1: global
+  void rebuildComparison();
+  void updateAbControls();
 
   RequantProcess* m_process = nullptr;
   QString m_model, m_tokenizer;
@@ -97,6 +127,16 @@ class QuantPanel : public QWidget {
   QLabel* m_status = nullptr;
   std::shared_ptr<const views::error::Snapshot> m_snapshot;
   QString m_lastError;
+  QHash<qint64, QJsonObject> m_requested;  // id -> setting, until its reply (or a newer one) arrives
+  QJsonObject m_snapshotSetting;
+
+  QPushButton* m_pinA = nullptr;
+  QPushButton* m_swap = nullptr;
+  QPushButton* m_clearA = nullptr;
+  QLabel* m_abLabel = nullptr;
+  std::shared_ptr<const views::error::Snapshot> m_pinned;
+  QJsonObject m_pinnedSetting;
+  std::shared_ptr<const views::error::Comparison> m_comparison;
 };
 
 }  // namespace ms::app

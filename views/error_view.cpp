@@ -4,6 +4,7 @@
 // [SECTION] Header: setting and end-to-end numbers
 // [SECTION] SQNR bars (per layer, per point, per point at the selected token)
 // [SECTION] Table of points and weights
+// [SECTION] A/B mode: legend, metrics, bars and table of two schemes
 // [SECTION] Tokens coloured by KL
 // [SECTION] Entry point
 #include "views/error_view.h"
@@ -15,6 +16,7 @@
 
 #include <imgui.h>
 
+#include "views/error_ab.h"
 #include "views/plot.h"
 #include "views/tables.h"
 #include "views/text_format.h"
@@ -217,6 +219,131 @@ void draw_table(const Snapshot& s, ImVec2 size) {
 }
 
 //-------------------------------------------------------------------------------------------------
+// [SECTION] A/B mode: legend, metrics, bars and table of two schemes
+//-------------------------------------------------------------------------------------------------
+
+// Blue and amber: the pair of the palette that stays apart under every common colour-vision
+// deficiency. In A/B mode colour names the scheme; weights are the same colour, half opaque.
+constexpr uint32_t kColourA = Palette::selection;  // amber
+constexpr uint32_t kColourB = Palette::weight;     // blue
+constexpr uint32_t kHalf = 0x80FFFFFF;             // alpha mask: a weight bar
+
+const char* kSameBatch =
+    "A and B answer the same cached batch of requant-serve (the same tokens, the same float run),\n"
+    "so every difference between them is the schemes' own. Δ is always B − A.";
+
+void swatch(uint32_t colour, const char* label) {
+  const float h = ImGui::GetTextLineHeight();
+  const ImVec2 p = ImGui::GetCursorScreenPos();
+  ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(p.x, p.y + h * 0.15f), ImVec2(p.x + h * 0.7f, p.y + h * 0.85f),
+                                            im_colour(colour));
+  ImGui::Dummy(ImVec2(h * 0.7f, h));
+  ImGui::SameLine();
+  ImGui::TextUnformatted(label);
+}
+
+void draw_ab_header(const Comparison& c, ViewState& state) {
+  const Theme t = theme();
+  const float right = ImGui::GetWindowContentRegionMax().x;
+  ImGui::PushFont(t.title);
+  ImGui::Text("Error  A/B");
+  ImGui::PopFont();
+  ImGui::SameLine(0.0f, 16.0f);
+  ImGui::BeginGroup();
+  swatch(kColourA, c.a_label.c_str());
+  ImGui::SameLine(0.0f, 20.0f);
+  swatch(kColourB, c.b_label.c_str());
+  ImGui::SameLine(0.0f, 20.0f);
+  ImGui::TextDisabled("(same cached batch)");
+  ImGui::EndGroup();
+  if (ImGui::IsItemHovered()) {
+    ImGui::BeginTooltip();
+    ImGui::TextUnformatted(kSameBatch);
+    ImGui::Text("A: %s", c.a->setting.c_str());
+    ImGui::Text("B: %s", c.b->setting.c_str());
+    ImGui::EndTooltip();
+  }
+  if (fits_on_row(ImGui::CalcTextSize(c.b->status.c_str()).x + 24.0f, right)) ImGui::SameLine(0.0f, 24.0f);
+  ImGui::TextDisabled("%s", c.b->status.c_str());
+
+  // One line per end-to-end metric: A, B and B − A, and which side it favours.
+  ImGui::PushFont(t.mono);
+  for (const AbMetric& m : c.metrics) {
+    const bool better = m.higher_is_better ? m.delta > 0 : m.delta < 0;
+    ImGui::Text("%-24s A %10s   B %10s   Δ ", m.name.c_str(), fmt("%.4f", m.a).c_str(), fmt("%.4f", m.b).c_str());
+    ImGui::SameLine(0.0f, 0.0f);
+    // Said in words, not only in colour (amber and blue already name A and B).
+    const std::string d = fmt("%+.4f", m.delta);
+    if (m.delta == 0.0) ImGui::TextDisabled("%s  (equal)", d.c_str());
+    else ImGui::Text("%s  %s", d.c_str(), better ? "(B better)" : "(B worse)");
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", kSameBatch);
+  }
+  ImGui::PopFont();
+
+  ImGui::AlignTextToFramePadding();
+  ImGui::TextDisabled("Bars");
+  ImGui::SameLine();
+  if (ImGui::RadioButton("per layer", !state.per_point)) state.per_point = false;
+  ImGui::SameLine();
+  if (ImGui::RadioButton("per point", state.per_point)) state.per_point = true;
+  ImGui::SameLine(0.0f, 24.0f);
+  ImGui::TextDisabled("Pin, swap and clear A in the Quantization dock; the text below shows B.");
+}
+
+void draw_ab_bars(const Comparison& c, const ViewState& state, ImVec2 pos, ImVec2 size) {
+  std::vector<std::vector<Bar>> groups;
+  if (state.per_point) {
+    std::vector<int> layer_of;
+    for (const AbPoint& p : c.points) {
+      layer_of.push_back(p.layer);
+      groups.push_back({{p.a_db, kColourA, "A: " + p.name}, {p.b_db, kColourB, "B: " + p.name}});
+    }
+    draw_bar_groups(groups, "point index (layer by layer, forward order; amber: A, blue: B)", pos, size, layer_of);
+    return;
+  }
+  for (size_t i = 0; i < c.layers.size(); ++i) {
+    const AbLayer& l = c.layers[i];
+    const std::string layer = "layer " + std::to_string(i);
+    groups.push_back({{l.a_point_db, kColourA, "A, " + layer + ": worst point " + l.a_point},
+                      {l.b_point_db, kColourB, "B, " + layer + ": worst point " + l.b_point},
+                      {l.a_weight_db, kColourA & kHalf, "A, " + layer + ": worst weight"},
+                      {l.b_weight_db, kColourB & kHalf, "B, " + layer + ": worst weight"}});
+  }
+  draw_bar_groups(groups, "layer (amber: A, blue: B; solid: worst activation or state point, faint: worst weight; grey: exact)",
+                  pos, size);
+}
+
+void draw_ab_table(const Comparison& c, ImVec2 size) {
+  const Table& table = c.table;
+  std::vector<std::size_t> shown;
+  for (std::size_t col = 0; col < table.columns.size(); ++col)
+    if (table.columns[col].in_view) shown.push_back(col);
+  const ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
+                                ImGuiTableFlags_SizingStretchProp;
+  if (!ImGui::BeginTable("##ab_points", static_cast<int>(shown.size()), flags, size)) return;
+  ImGui::TableSetupScrollFreeze(0, 1);
+  for (const std::size_t col : shown)
+    ImGui::TableSetupColumn(table.columns[col].name.c_str(), ImGuiTableColumnFlags_WidthStretch, col == 0 ? 3.0f : 1.2f);
+  ImGui::TableHeadersRow();
+  ImGui::PushFont(theme().mono);
+  for (const TableRow& row : table.rows) {
+    const uint32_t colour = row.tag == kWeightRow ? Palette::weight : point_colour(row.tag == kStateRow);
+    ImGui::TableNextRow();
+    for (const std::size_t col : shown) {
+      ImGui::TableNextColumn();
+      const std::string& text = row.cells[col].shown;
+      if (col == 0) ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(colour)), "%s", text.c_str());
+      else if (col == 3) ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kColourA)), "%s", text.c_str());
+      else if (col == 4) ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kColourB)), "%s", text.c_str());
+      else ImGui::TextUnformatted(text.c_str());
+    }
+  }
+  ImGui::PopFont();
+  ImGui::EndTable();
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", kSameBatch);
+}
+
+//-------------------------------------------------------------------------------------------------
 // [SECTION] Tokens coloured by KL
 //-------------------------------------------------------------------------------------------------
 
@@ -287,20 +414,26 @@ void draw_tokens(const Snapshot& s, ViewState& state, ImVec2 size) {
 // [SECTION] Entry point
 //-------------------------------------------------------------------------------------------------
 
-void draw(const Snapshot& s, ViewState& state) {
+void draw(const Snapshot& live, ViewState& state, const Comparison* ab) {
+  const Snapshot& s = ab ? *ab->b : live;
   if (state.selected_token >= static_cast<int>(s.pieces.size())) state.selected_token = -1;
-  draw_header(s, state);
+  if (ab) state.selected_token = -1;  // per-token bars are single-scheme: A/B shows whole-batch values
+  if (ab) draw_ab_header(*ab, state);
+  else draw_header(s, state);
   ImGui::Spacing();
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float bars_h = std::max(160.0f, avail.y * 0.36f);
   const float table_h = std::max(110.0f, avail.y * 0.24f);
   const ImVec2 pos = ImGui::GetCursorScreenPos();
-  draw_bars(s, state, pos, ImVec2(avail.x, bars_h));
+  if (ab) draw_ab_bars(*ab, state, pos, ImVec2(avail.x, bars_h));
+  else draw_bars(s, state, pos, ImVec2(avail.x, bars_h));
   ImGui::Dummy(ImVec2(avail.x, bars_h));
   ImGui::Spacing();
-  draw_table(s, ImVec2(avail.x, table_h));
+  if (ab) draw_ab_table(*ab, ImVec2(avail.x, table_h));
+  else draw_table(s, ImVec2(avail.x, table_h));
   ImGui::Spacing();
-  ImGui::TextDisabled("The cached batch, each token coloured by the KL divergence of predicting it (float vs quantized):");
+  ImGui::TextDisabled(ab ? "The cached batch, each token coloured by B's KL divergence of predicting it (float vs B):"
+                         : "The cached batch, each token coloured by the KL divergence of predicting it (float vs quantized):");
   const float rest = std::max(120.0f, ImGui::GetContentRegionAvail().y);
   draw_tokens(s, state, ImVec2(avail.x, rest));
 }

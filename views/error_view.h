@@ -7,6 +7,9 @@
 //   - the batch's text as tokens coloured by the KL of predicting each token (legend, tooltip with
 //     the exact value); a click selects a token and the bars then show each point's SQNR at that
 //     token: which layers hurt it.
+// A/B mode (a Comparison, views/error_ab.h: A pinned in the Quantization dock, B live): the two
+// schemes' bars side by side in two colours with a legend, the end-to-end metrics of both and
+// B − A, and a table with A, B and Δ columns; the text strip shows B's KL.
 // Draws from an immutable Snapshot; computes no statistics (per-layer worst values are the
 // snapshot's). All UI state lives in ViewState.
 #pragma once
@@ -54,6 +57,9 @@ struct ViewState {
   int selected_token = -1;  // the token whose per-point errors the bars show; -1: whole batch
 };
 
-void draw(const Snapshot& snapshot, ViewState& state);
+struct Comparison;  // views/error_ab.h
+
+// `ab`: A/B mode when not null (its `b` is then what the single-scheme parts show).
+void draw(const Snapshot& snapshot, ViewState& state, const Comparison* ab = nullptr);
 
 }  // namespace ms::views::error

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "views/error_ab.h"
 #include "views/text_format.h"
 
 namespace ms::views {
@@ -46,6 +47,39 @@ Table error_point_table(const error::Snapshot& s) {
   };
   for (const error::PointRow& r : s.points) add(r, r.state ? kStateRow : kActivationRow);
   for (const error::PointRow& r : s.weights) add(r, kWeightRow);
+  return t;
+}
+
+Table error_ab_table(const error::Snapshot& a, const error::Snapshot& b) {
+  Table t;
+  t.columns = {{"point"},          {"layer", false},  {"kind", false},    {"SQNR A (dB)"}, {"SQNR B (dB)"},
+               {"Δ SQNR (dB)"},   {"MSE A", false},  {"MSE B", false},   {"Δ MSE", false}};
+  const auto delta_text = [](double d) { return std::isinf(d) ? (d > 0 ? "+inf" : "-inf") : fmt("%+.1f dB", d); };
+  const auto add = [&t, &delta_text](const error::PointRow* ra, const error::PointRow& rb, ErrorRowTag tag) {
+    const char* kind = tag == kWeightRow ? "weight" : tag == kStateRow ? "state" : "activation";
+    const double nan = std::nan("");
+    const double sqnr_a = ra ? ra->sqnr_db : nan, mse_a = ra ? ra->mse : nan;
+    const double d_sqnr = error::ab_delta(sqnr_a, rb.sqnr_db), d_mse = mse_a == rb.mse ? 0.0 : rb.mse - mse_a;
+    t.rows.push_back({{{rb.name, rb.name},
+                       {std::to_string(rb.layer), std::to_string(rb.layer)},
+                       {kind, kind},
+                       {ra ? db_text(sqnr_a) : "—", exact_number(sqnr_a)},
+                       {db_text(rb.sqnr_db), exact_number(rb.sqnr_db)},
+                       {std::isnan(d_sqnr) ? "—" : d_sqnr == 0.0 ? "=" : delta_text(d_sqnr), exact_number(d_sqnr)},
+                       {ra ? fmt("%.4g", mse_a) : "—", exact_number(mse_a)},
+                       {fmt("%.4g", rb.mse), exact_number(rb.mse)},
+                       {fmt("%+.4g", d_mse), exact_number(d_mse)}},
+                      tag});
+  };
+  // Both results come from one batch and one model, so the names match one to one; the lookup
+  // by name keeps a mismatch visible (—) instead of pairing the wrong rows.
+  const auto find = [](const std::vector<error::PointRow>& rows, const std::string& name) -> const error::PointRow* {
+    for (const error::PointRow& r : rows)
+      if (r.name == name) return &r;
+    return nullptr;
+  };
+  for (const error::PointRow& r : b.points) add(find(a.points, r.name), r, r.state ? kStateRow : kActivationRow);
+  for (const error::PointRow& r : b.weights) add(find(a.weights, r.name), r, kWeightRow);
   return t;
 }
 

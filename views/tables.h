@@ -40,6 +40,11 @@ struct Table {
 enum ErrorRowTag { kActivationRow = 0, kStateRow = 1, kWeightRow = 2 };
 Table error_point_table(const error::Snapshot& snapshot);
 
+// The error view's A/B table: the points and weights of `b` in order, each matched by name in `a`.
+// Columns: point, layer, kind, SQNR A, SQNR B, Δ SQNR (dB), MSE A, MSE B, Δ MSE (B − A; the MSE
+// columns in the CSV only). Tags: ErrorRowTag. Δ follows views/error_ab.h (both exact: 0).
+Table error_ab_table(const error::Snapshot& a, const error::Snapshot& b);
+
 // The channel-maxima view's outlier list for one layer and point, largest first.
 // Columns: point, channel, absmax, × mean.
 Table outlier_table(const ChannelMaxima& maxima);
