@@ -11,8 +11,9 @@ resources/models/) and random-init checkpoints with the exact shapes of mamba-13
 resources/texts/austen.txt. Random weights predict nearly uniform next tokens (perplexity near or
 above the vocabulary of 50,280), so there the verdicts read KL, top-1 and state SQNR, never
 perplexity; they tokenize with the demo tokenizer (4,096 ids, all inside the embedding), which for
-random weights is as good as any. CPU only, one thread per process (OMP_NUM_THREADS=1): about
-20 minutes on two busy cores. Standard library only.
+random weights is as good as any. CPU only, one thread per process (OMP_NUM_THREADS=1): 25
+minutes measured on two busy shared cores (`--smoke`: every command on tiny slices, ~10 minutes).
+Standard library only.
 
 Findings (shared/METHODS.md section 5): 1. at H4, DSQ well below per-tensor, per-channel and
 per-state; 2. GPTQ-W4 beats RTN-W4 (asymmetric, group:64, 64 calibration samples, lm_head and conv
