@@ -24,5 +24,6 @@ Runner register_eval(CLI::App& app);
 Runner register_sweep(CLI::App& app);
 Runner register_requant_serve(CLI::App& app);
 Runner register_preview(CLI::App& app);
+Runner register_states(CLI::App& app);
 
 }  // namespace ms::cli

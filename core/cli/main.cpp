@@ -39,6 +39,7 @@ Examples:
   mambascope-cli bench forward --preset mamba-130m --device cpu --out bench.json
   mambascope-cli bench requant --preset mamba-130m --device cuda --out requant.json
   mambascope-cli preview resources/models/demo-mamba --point layers.5.out_proj.input --method hadamard --bits 8
+  mambascope-cli states resources/models/demo-mamba --file resources/texts/austen.txt --layer 5 --hbits 4 --out states.safetensors
 
 Exit status: 0 success, 1 bad input or failed operation, 2 bad usage.
 Run `mambascope-cli COMMAND --help` for a command's flags.)";
@@ -99,6 +100,7 @@ int main(int argc, char** argv) {
   reg(ms::cli::register_sweep);
   reg(ms::cli::register_requant_serve);
   reg(ms::cli::register_preview);
+  reg(ms::cli::register_states);
   // An unknown command is named (CLI11 would only say that a subcommand is required).
   if (argc > 1 && argv[1][0] != '-') {
     std::string known;
