@@ -403,6 +403,7 @@ QString MainWindow::saveWorkspace(const QString& path) {
   w.distributions = m_distributionsState;
   w.error = m_errorState;
   w.quant = m_quantPanel->setting();
+  w.quantA = m_quantPanel->pinnedSetting();
   w.calibration = m_calibrationPanel->choice();
   w.windowState = saveState();
   const QString error = writeWorkspace(path, w);
@@ -436,6 +437,7 @@ void MainWindow::openWorkspace(const QString& path) {
 
 void MainWindow::continueWorkspace() {
   applyQuantSetting(m_quantPanel, m_pendingWorkspace->quant);
+  m_quantPanel->restoreA(m_pendingWorkspace->quantA);  // A's result is computed again, then pinned
   if (m_pendingWorkspace->stats.isEmpty()) {
     finishWorkspace();
     return;

@@ -168,6 +168,17 @@ QuantPanel::QuantPanel(QWidget* parent) : QWidget(parent) {
     m_lastError.clear();
     m_status->setText(QString::fromStdString(m_snapshot->status));
     Q_EMIT snapshotChanged(m_snapshot);
+    if (m_pinRequest && m_snapshot->id >= m_pinRequest) {
+      // A newer request for the same setting (the view shown asks again) answers it as well; any
+      // other one is a user's change, which cancels the restore.
+      const bool answered = m_snapshotSetting == m_pinSetting;
+      m_pinRequest = 0;
+      if (answered) {
+        pinA();
+        setSetting(m_afterPin);
+        return;
+      }
+    }
     rebuildComparison();
   });
   connect(m_process, &RequantProcess::ready, this, [this](const RequantBatch& b) {
@@ -195,6 +206,7 @@ void QuantPanel::setModel(const QString& path, int layers, const QString& tokeni
   m_lastError.clear();
   m_requested.clear();
   m_snapshotSetting = {};
+  m_pinRequest = 0;
   clearA();  // another model, another batch: nothing to compare with
   m_updating = true;
   m_scope->clear();
@@ -351,6 +363,14 @@ void QuantPanel::updateAbControls() {
   m_clearA->setEnabled(m_pinned != nullptr);
   m_abLabel->setText(m_pinned ? tr("A: %1 (pinned) · B: the controls").arg(shortDescription(m_pinnedSetting))
                               : tr("No A: pin a result to compare another setting with it."));
+}
+
+void QuantPanel::restoreA(const QJsonObject& a) {
+  if (a.isEmpty() || m_model.isEmpty()) return;
+  m_afterPin = setting();
+  setSetting(a);
+  m_pinSetting = setting();  // as the controls write it
+  m_pinRequest = m_process->latestRequest();
 }
 
 void QuantPanel::setSetting(const QJsonObject& s) {

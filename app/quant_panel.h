@@ -72,6 +72,9 @@ class QuantPanel : public QWidget {
   const std::shared_ptr<const views::error::Comparison>& comparison() const { return m_comparison; }
   // Sets every control to `setting` (as setting() writes it) and sends it once.
   void setSetting(const QJsonObject& setting);
+  // A restored from a workspace: asks for `setting`'s result, pins it as A when it arrives, then
+  // returns the controls to the current setting (B). A slider moved before that cancels it.
+  void restoreA(const QJsonObject& setting);
   // "W4 A8 H8 dsq", "W4 group:64 A8 static H4 tensor +1 layer": the legend's short form.
   static QString shortDescription(const QJsonObject& setting);
   QPushButton* pinButton() const { return m_pinA; }
@@ -136,6 +139,9 @@ class QuantPanel : public QWidget {
   QLabel* m_abLabel = nullptr;
   std::shared_ptr<const views::error::Snapshot> m_pinned;
   QJsonObject m_pinnedSetting;
+  qint64 m_pinRequest = 0;  // restoreA(): the request whose result becomes A (0: none)
+  QJsonObject m_afterPin;   // restoreA(): B's setting, back on the controls once A is pinned
+  QJsonObject m_pinSetting; // restoreA(): A's setting
   std::shared_ptr<const views::error::Comparison> m_comparison;
 };
 

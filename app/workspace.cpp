@@ -77,6 +77,7 @@ QJsonObject workspaceToJson(const Workspace& w, const QString& workspacePath) {
       {QStringLiteral("view"), w.view},
       {QStringLiteral("views"), views},
       {QStringLiteral("quantization"), w.quant},
+      {QStringLiteral("quantization_a"), w.quantA},  // A's setting only: its result is asked for again
       {QStringLiteral("calibration"), QJsonObject{{QStringLiteral("text_file"), storedPath(w.calibration.textFile, base)},
                                                   {QStringLiteral("typed_text"), w.calibration.typedText},
                                                   {QStringLiteral("max_tokens"), static_cast<double>(w.calibration.maxTokens)},
@@ -136,6 +137,7 @@ QString workspaceFromJson(const QByteArray& json, const QString& workspacePath, 
   w.error.selected_token = e.value(QStringLiteral("token")).toInt(-1);
 
   w.quant = o.value(QStringLiteral("quantization")).toObject();
+  w.quantA = o.value(QStringLiteral("quantization_a")).toObject();  // absent in older files: no A
   const QJsonObject c = o.value(QStringLiteral("calibration")).toObject();
   w.calibration.textFile = resolvedPath(c.value(QStringLiteral("text_file")).toString(), base);
   w.calibration.typedText = c.value(QStringLiteral("typed_text")).toString();

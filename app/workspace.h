@@ -43,6 +43,7 @@ struct Workspace {
   views::distributions::ViewState distributions;
   views::error::ViewState error;
   QJsonObject quant;   // QuantPanel::setting()
+  QJsonObject quantA;  // the pinned A's setting (QuantPanel::pinnedSetting); empty: no A/B
   CalibrationChoice calibration;
   QByteArray windowState;  // QMainWindow::saveState()
 };

@@ -8,6 +8,8 @@
 //   - Swap: the old B is A, the controls show A's old setting and the recomputed B equals the old
 //     A bit for bit; Clear A leaves A/B (no comparison, the single-scheme table again);
 //   - a new model clears A;
+//   - a workspace keeps A's setting: opened again, A's result is asked for again and pinned (the
+//     same numbers), and the controls are B's setting again;
 //   - under a real GL context: the shortcut Ctrl+Shift+A pins, and a picture of the view in A/B
 //     mode is written ($MAMBASCOPE_AB_SCREENSHOT, else a temporary file): amber A and blue B bars.
 // Needs the built CLI (`mambascope-cli requant-serve`) and the extracted texts.
@@ -272,6 +274,39 @@ class TestErrorAbGui : public QObject {
     QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 2, 30000);
     QVERIFY(!panel->pinned());
     QVERIFY(!panel->comparison());
+  }
+
+  void workspaceRestoresA() {
+    QTemporaryDir dir;
+    const QString ws = dir.filePath(QStringLiteral("ab.mambascope-workspace"));
+    QJsonObject settingA, settingB;
+    SnapshotPtr a;
+    {
+      MainWindow window(MainWindow::Options{false, QStringLiteral("error")});
+      QuantPanel* panel = window.quantPanel();
+      QSignalSpy opened(&window, &MainWindow::modelOpened);
+      window.openModel(kDemo);
+      QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+      a = waitForLatest(panel);
+      QVERIFY(a && panel->pinA());
+      settingA = panel->pinnedSetting();
+      panel->bitsSlider('W')->setValue(QuantPanel::positionOf(3));
+      QVERIFY(waitForLatest(panel));
+      settingB = panel->setting();
+      QCOMPARE(window.saveWorkspace(ws), QString());
+    }
+    MainWindow window(MainWindow::Options{false, QStringLiteral("structure")});
+    QuantPanel* panel = window.quantPanel();
+    QSignalSpy restored(&window, &MainWindow::workspaceOpened);
+    window.openWorkspace(ws);
+    QTRY_COMPARE_WITH_TIMEOUT(restored.size(), 1, 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(panel->comparison() && panel->comparison()->b->id == panel->process()->latestRequest(), 60000);
+    QCOMPARE(panel->pinnedSetting(), settingA);
+    QCOMPARE(panel->setting(), settingB);
+    QCOMPARE(panel->snapshotSetting(), settingB);
+    QVERIFY(panel->pinned()->kl_mean == a->kl_mean);  // recomputed on the same batch: the same bits
+    QVERIFY(panel->pinned()->ppl_quant == a->ppl_quant);
+    QCOMPARE(panel->comparison()->b_label, std::string("B: W3 A8 H8 dsq"));
   }
 
   void shortcutAndPicture() {
