@@ -1,7 +1,8 @@
 // Workspaces (issue 6's sessions): File › Save Workspace… writes what the window shows as a small
 // JSON file (*.mambascope-workspace); File › Open Workspace… puts it back. It records the model,
 // the statistics file(s), the current view and each view's selection (layer, point, method,
-// bits), the Quantization dock's setting (as requant-serve reads it, layer overrides included),
+// bits), the Quantization dock's setting (as requant-serve reads it, layer overrides included)
+// and, in A/B mode, A's setting (its result is asked for again on open),
 // the Calibration dock's choices and the window layout (QMainWindow::saveState, base64).
 //
 // Paths under the workspace file's folder are stored relative to it (a folder of model, stats
