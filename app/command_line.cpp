@@ -87,6 +87,12 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
                      presentationOption});
   parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("The model to open."),
                                QStringLiteral("[MODEL]"));
+  const QCommandLineOption sequenceOption(
+      QStringLiteral("sequence-token"),
+      QStringLiteral("With --view state-heatmap: the sequence mode (the state token by token, float vs quantized, "
+                     "from mambascope-cli states) at token <n>."),
+      QStringLiteral("n"));
+  parser.addOption(sequenceOption);
   // Parsed before QApplication exists, so helpText() cannot know the program name yet.
   // and in tests it would name the test binary: the usage line always names the tool.
   result.helpText = parser.helpText().replace(QRegularExpression(QStringLiteral("^Usage: \\S+")),
@@ -117,6 +123,14 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
     return result;
   }
 
+  if (parser.isSet(sequenceOption)) {
+    bool ok = false;
+    result.sequenceToken = parser.value(sequenceOption).toInt(&ok);
+    if (!ok || result.sequenceToken < 0) {
+      result.error = QStringLiteral("--sequence-token expects a token index (0 or more), got '%1'").arg(parser.value(sequenceOption));
+      return result;
+    }
+  }
   const QStringList positional = parser.positionalArguments();
   if (positional.size() > 1) {
     result.error = QStringLiteral("expected one MODEL, got %1").arg(positional.size());

@@ -21,6 +21,7 @@ struct CommandLine {
   QString tokenizer;                     // --tokenizer FILE: for models that ship none
   QSize size{1400, 900};                 // --size WxH (screenshot window size)
   QString method;                        // --method: the distributions view's method (hadamard, klt, smoothquant, dsq)
+  int sequenceToken = -1;                // --sequence-token N: the state heatmap's sequence mode at token N
   int tourStep = -1;                     // --tour N: the teaching tour's step N (1-based); -1: none
   bool presentation = false;             // --presentation: the tour in presentation mode
   bool help = false;

@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   options.layer = cl.layer;
   options.tokenizer = cl.tokenizer;
   options.method = cl.method;
+  options.sequenceToken = cl.sequenceToken;
   ms::app::MainWindow window(options);
   // What a statistics view calibrates on when no --stats is given.
   ms::app::CalibrationChoice calibration;

@@ -33,6 +33,7 @@
 
 #include "app/data_dir.h"
 #include "app/export_dialog.h"
+#include "app/state_sequence_process.h"
 #include "app/imgui_canvas.h"
 #include "app/preview_process.h"
 #include "app/recent_files.h"
@@ -89,6 +90,9 @@ MainWindow::MainWindow(Options options, QWidget* parent) : QMainWindow(parent), 
   m_preview = new PreviewProcess(this);
   connect(m_preview, &PreviewProcess::snapshotReady, m_canvas, [this] { m_canvas->requestFrames(); });
   connect(m_preview, &PreviewProcess::failed, m_canvas, [this] { m_canvas->requestFrames(); });
+  m_sequence = new StateSequenceProcess(this);
+  connect(m_sequence, &StateSequenceProcess::snapshotReady, m_canvas, [this] { m_canvas->requestFrames(); });
+  connect(m_sequence, &StateSequenceProcess::failed, m_canvas, [this] { m_canvas->requestFrames(); });
 
   createDocks();
   createActions();
@@ -603,6 +607,10 @@ void MainWindow::onStatsLoaded(const QString& path, const std::shared_ptr<const 
   m_distributionsState.module = m_channelState.module;
   m_distributionsState.method = m_options.method.toStdString();
   if (m_options.method == QLatin1String("dsq") && m_options.layer < 0) m_distributionsState.layer = m_stateState.layer;
+  if (m_options.sequenceToken >= 0) {  // --sequence-token: the state heatmap's sequence mode at that token
+    m_stateState.sequence = true;
+    m_stateState.token = m_options.sequenceToken;
+  }
   // The statistics views stay where they are; from the structure, show the channel maxima.
   if (m_view == QLatin1String("structure")) setView(QStringLiteral("channel-maxima"));
   syncTreeFromStatsView();
@@ -782,7 +790,13 @@ void MainWindow::drawFrame() {
     return;
   }
   if (m_view == QLatin1String("state-heatmap")) {
-    views::state_heatmap::draw(*m_stats, m_stateState);
+    views::state_heatmap::draw(*m_stats, m_stateState, m_sequence->sequence());
+    // Sequence mode: latest wins (another layer or H replaces the run in flight); off cancels it.
+    if (m_stateState.sequence)
+      m_sequence->request({m_modelPath, m_options.tokenizer, {}, m_stateState.layer, m_stateState.sequence_tokens,
+                           m_stateState.sequence_hbits});
+    else if (m_sequence->isRunning()) m_sequence->stop();
+    if (m_stateState.sequence && m_stateState.playing) m_canvas->requestFrames();  // the next step is due by time
     if (m_stateState.user_changed) {
       m_stateState.user_changed = false;
       QTimer::singleShot(0, this, &MainWindow::syncTreeFromStatsView);
@@ -801,6 +815,11 @@ void MainWindow::drawFrame() {
     // Changing the tree emits signals that request frames; do it after this frame, not inside it.
     QTimer::singleShot(0, this, &MainWindow::syncTreeFromCanvas);
   }
+}
+
+void MainWindow::setStateSequence(bool on) {
+  m_stateState.sequence = on;
+  m_canvas->requestFrames();
 }
 
 void MainWindow::syncTreeFromCanvas() {

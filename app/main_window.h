@@ -56,6 +56,7 @@ namespace ms::app {
 
 class ImGuiCanvas;
 class PreviewProcess;
+class StateSequenceProcess;
 class StatusMonitor;
 class StructureModel;
 class TeachingTour;
@@ -86,6 +87,7 @@ class MainWindow : public QMainWindow {
     int layer = -1;                                 // --layer: shown once the model (or stats) opens
     QString tokenizer;                              // --tokenizer: passed to calibration
     QString method;                                 // --method: the distributions view's method once stats open
+    int sequenceToken = -1;                         // --sequence-token: the state heatmap's sequence mode there
   };
 
   explicit MainWindow(Options options, QWidget* parent = nullptr);
@@ -97,6 +99,8 @@ class MainWindow : public QMainWindow {
   // Opens a statistics file for the open model (background job) and shows the channel-maxima view.
   void openStats(const QString& path);
   void setView(const QString& name);   // one of viewNames()
+  // The state heatmap's Sequence toggle (its first frame starts mambascope-cli states).
+  void setStateSequence(bool on);
   // The distributions view's bit width (its A bits slider); the teaching tour sets it.
   void setDistributionsBits(int bits);
   // Calibrates the open model on the chosen text (mambascope-cli calibrate in a QProcess) and opens
@@ -140,6 +144,7 @@ class MainWindow : public QMainWindow {
   const views::distributions::ViewState& distributionsState() const { return m_distributionsState; }
   TeachingTour* teachingTour() const { return m_tour; }  // Help › Teaching Tour
   PreviewProcess* previewProcess() const { return m_preview; }  // the distributions view's "after" side
+  StateSequenceProcess* stateSequenceProcess() const { return m_sequence; }  // the state heatmap's sequence mode
   StatusMonitor* statusMonitor() const { return m_statusMonitor; }  // device and memory in the status bar
 
  Q_SIGNALS:
@@ -198,6 +203,7 @@ class MainWindow : public QMainWindow {
   QuantPanel* m_quantPanel = nullptr;      // the bit-width sliders and the error preview's worker
   TeachingTour* m_tour = nullptr;
   PreviewProcess* m_preview = nullptr;     // mambascope-cli preview runs for the distributions view
+  StateSequenceProcess* m_sequence = nullptr;  // mambascope-cli states runs for the state heatmap
   std::unique_ptr<QTemporaryDir> m_tempDir;  // calibration outputs and typed texts, gone with the window
   int m_calibrationRuns = 0;
   QMenu* m_recentMenu = nullptr;

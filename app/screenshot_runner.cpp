@@ -10,6 +10,7 @@
 #include "app/imgui_canvas.h"
 #include "app/main_window.h"
 #include "app/preview_process.h"
+#include "app/state_sequence_process.h"
 #include "app/quant_panel.h"
 #include "app/teaching_tour.h"
 
@@ -68,6 +69,14 @@ ScreenshotRunner::ScreenshotRunner(MainWindow* window, Request request, QObject*
       connect(m_window->previewProcess(), &PreviewProcess::snapshotReady, this,
               [this] { QTimer::singleShot(50, this, &ScreenshotRunner::capture); });
       connect(m_window->previewProcess(), &PreviewProcess::failed, this, [this](const QString& message) { fail(message); });
+      m_window->canvas()->renderNow(1);
+      return;
+    }
+    // The state heatmap's sequence mode waits for its file (mambascope-cli states), asked for by the first frame.
+    if (m_window->view() == QLatin1String("state-heatmap") && m_window->stateHeatmapState().sequence) {
+      connect(m_window->stateSequenceProcess(), &StateSequenceProcess::snapshotReady, this,
+              [this] { QTimer::singleShot(50, this, &ScreenshotRunner::capture); });
+      connect(m_window->stateSequenceProcess(), &StateSequenceProcess::failed, this, [this](const QString& message) { fail(message); });
       m_window->canvas()->renderNow(1);
       return;
     }

@@ -15,6 +15,7 @@
 
 #include <imgui.h>
 
+#include "views/state_sequence_view.h"
 #include "views/text_format.h"
 #include "views/theme.h"
 
@@ -91,9 +92,24 @@ void draw_header(const StatsSnapshot& stats, const StateMaps& s, ViewState& stat
   ImGui::SameLine(buttons_left);
   layer_stepper(state.layer, state.user_changed, n_layers, button_w);
 
-  // Second row: which statistic, the colour scale, zoom; where the numbers came from.
+  // Second row: the mode; which statistic, the colour scale, zoom; where the numbers came from.
   const float box = ImGui::GetFrameHeight() + style.ItemInnerSpacing.x;
   ImGui::AlignTextToFramePadding();
+  ImGui::Checkbox("Sequence", &state.sequence);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("The state token by token: float vs quantized, first %d tokens of the text", state.sequence_tokens);
+  if (state.sequence) {
+    ImGui::SameLine(0.0f, 20.0f);
+    ImGui::TextDisabled("H bits");
+    ImGui::SameLine();
+    for (const int b : {2, 4, 8}) {
+      if (ImGui::RadioButton(fmt("H%.0f", b).c_str(), state.sequence_hbits == b)) state.sequence_hbits = b;
+      ImGui::SameLine();
+    }
+    ImGui::NewLine();
+    return;
+  }
+  ImGui::SameLine(0.0f, 20.0f);
   ImGui::TextDisabled("Show");
   ImGui::SameLine();
   if (ImGui::RadioButton("absmax", state.statistic == Statistic::Absmax)) state.statistic = Statistic::Absmax;
@@ -261,7 +277,7 @@ void draw_state_margin(const StateMaps& s, const plot::Frame& map, ImVec2 pos, f
 // [SECTION] Entry point
 //-------------------------------------------------------------------------------------------------
 
-void draw(const StatsSnapshot& stats, ViewState& state) {
+void draw(const StatsSnapshot& stats, ViewState& state, const Sequence& sequence) {
   if (stats.states.empty()) {
     ImGui::TextDisabled("This statistics file has no state statistics (layers.{i}.ssm.state).");
     return;
@@ -271,6 +287,11 @@ void draw(const StatsSnapshot& stats, ViewState& state) {
   draw_header(stats, stats.states[static_cast<std::size_t>(state.layer)], state);
   state.layer = std::clamp(state.layer, 0, n_layers - 1);  // the header's buttons may have moved it
   const StateMaps& s = stats.states[static_cast<std::size_t>(state.layer)];
+  if (state.sequence) {
+    ImGui::Spacing();
+    draw_sequence(sequence, state);
+    return;
+  }
 
   ImGui::Spacing();
   const ImVec2 origin = ImGui::GetCursorScreenPos();

@@ -1,0 +1,94 @@
+// StateSequenceProcess (see state_sequence_process.h).
+#include "app/state_sequence_process.h"
+
+#include <QFile>
+
+#include "app/calibration_process.h"
+#include "app/cli_process_util.h"
+#include "core/util/error.h"
+
+namespace ms::app {
+
+StateSequenceProcess::StateSequenceProcess(QObject* parent) : QObject(parent) {}
+
+StateSequenceProcess::~StateSequenceProcess() { stop(); }
+
+QStringList StateSequenceProcess::arguments(const Request& r, const QString& out) {
+  QStringList args{QStringLiteral("states"), r.model, QStringLiteral("--layer"), QString::number(r.layer),
+                   QStringLiteral("--max-tokens"), QString::number(r.maxTokens), QStringLiteral("--hbits"),
+                   QString::number(r.hbits), QStringLiteral("--state-method"), r.method, QStringLiteral("--out"), out};
+  if (!r.text.isEmpty()) args << QStringLiteral("--file") << r.text;
+  if (!r.tokenizer.isEmpty()) args << QStringLiteral("--tokenizer") << r.tokenizer;
+  if (r.threads > 0) args << QStringLiteral("--threads") << QString::number(r.threads);
+  return args;
+}
+
+void StateSequenceProcess::request(const Request& request) {
+  if (m_haveRequest && request == m_request) return;
+  discardRun();
+  m_request = request;
+  m_haveRequest = true;
+  if (request.model.isEmpty()) {
+    m_status.clear();
+    return;
+  }
+  if (!m_dir.isValid()) {
+    m_status = QStringLiteral("cannot create a temporary folder for the state sequence");
+    Q_EMIT failed(m_status);
+    return;
+  }
+  // A new file per run: the snapshot of the previous one stays valid while this one is written.
+  const QString out = m_dir.filePath(QStringLiteral("states-%1.safetensors").arg(++m_runs));
+  auto* process = new QProcess(this);
+  m_process = process;
+  process->setProcessChannelMode(QProcess::SeparateChannels);
+  connect(process, &QProcess::finished, this,
+          [this, process, out](int code, QProcess::ExitStatus status) { onFinished(process, out, code, status); });
+  connect(process, &QProcess::errorOccurred, this, [this, process](QProcess::ProcessError error) {
+    if (process != m_process || error != QProcess::FailedToStart) return;
+    discardRun();  // the request stays the newest: no retry every frame
+    m_status = QStringLiteral("%1: cannot run the state sequence (build target mambascope-cli, or set MAMBASCOPE_CLI)")
+                   .arg(CalibrationProcess::cliPath());
+    Q_EMIT failed(m_status);
+  });
+  m_status = QStringLiteral("computing layer %1's state over %2 tokens (H%3 %4)…")
+                 .arg(request.layer).arg(request.maxTokens).arg(request.hbits).arg(request.method);
+  process->start(CalibrationProcess::cliPath(), arguments(request, out));
+}
+
+void StateSequenceProcess::stop() {
+  m_haveRequest = false;
+  if (m_process) m_status = QStringLiteral("cancelled");
+  discardRun();
+}
+
+void StateSequenceProcess::discardRun() {
+  if (!m_process) return;
+  QProcess* old = m_process;
+  m_process = nullptr;
+  discardProcess(old, this);
+}
+
+void StateSequenceProcess::onFinished(QProcess* process, const QString& out, int exitCode, QProcess::ExitStatus status) {
+  if (process != m_process) return;  // superseded or cancelled
+  const QStringList err = QString::fromUtf8(process->readAllStandardError()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+  m_process = nullptr;
+  process->deleteLater();
+  if (status != QProcess::NormalExit || exitCode != 0) {
+    m_status = err.isEmpty() ? QStringLiteral("mambascope-cli states failed with status %1").arg(exitCode) : err.last().trimmed();
+    Q_EMIT failed(m_status);
+    return;
+  }
+  try {
+    m_snapshot = read_state_sequence(out.toStdString());
+    if (!m_out.isEmpty() && m_out != out) QFile::remove(m_out);
+    m_out = out;
+    m_status.clear();
+    Q_EMIT snapshotReady(m_snapshot);
+  } catch (const InputError& e) {
+    m_status = QString::fromUtf8(e.what());
+    Q_EMIT failed(m_status);
+  }
+}
+
+}  // namespace ms::app
