@@ -93,6 +93,21 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
                      "from mambascope-cli states) at token <n>."),
       QStringLiteral("n"));
   parser.addOption(sequenceOption);
+  // Measurement (tests/bench/app_frames.sh); see app/frame_stats.h and app/demo_drag.h.
+  const QCommandLineOption frameStatsOption(
+      QStringLiteral("frame-stats"),
+      QStringLiteral("Record the time from process start to the first frame and every frame's CPU time and "
+                     "interval; written as JSON to <file> when the app quits."),
+      QStringLiteral("file"));
+  const QCommandLineOption quitAfterOption(
+      QStringLiteral("quit-after-frames"),
+      QStringLiteral("Quit after <n> frames have been presented with the model shown."), QStringLiteral("n"));
+  const QCommandLineOption demoDragOption(
+      QStringLiteral("demo-drag"),
+      QStringLiteral("Open the error view and, once it has a result, drag the W bits slider back and forth "
+                     "(a step every 16 ms) for <seconds>, then quit."),
+      QStringLiteral("seconds"));
+  parser.addOptions({frameStatsOption, quitAfterOption, demoDragOption});
   // Parsed before QApplication exists, so helpText() cannot know the program name yet.
   // and in tests it would name the test binary: the usage line always names the tool.
   result.helpText = parser.helpText().replace(QRegularExpression(QStringLiteral("^Usage: \\S+")),
@@ -187,6 +202,32 @@ CommandLine parseCommandLine(const QStringList& arguments, const QString& defaul
   if (!result.select.isEmpty() && !QuantPoint::parse(result.select.toStdString())) {
     result.error = QStringLiteral("--select expects a quant point such as layers.0.x_proj.weight, got '%1'")
                        .arg(result.select);
+    return result;
+  }
+  result.frameStats = parser.value(frameStatsOption);
+  if (parser.isSet(quitAfterOption)) {
+    bool ok = false;
+    result.quitAfterFrames = parser.value(quitAfterOption).toInt(&ok);
+    if (!ok || result.quitAfterFrames < 1) {
+      result.error = QStringLiteral("--quit-after-frames expects a frame count (1 or more), got '%1'").arg(parser.value(quitAfterOption));
+      return result;
+    }
+  }
+  if (parser.isSet(demoDragOption)) {
+    bool ok = false;
+    result.demoDrag = parser.value(demoDragOption).toDouble(&ok);
+    if (!ok || !(result.demoDrag > 0)) {
+      result.error = QStringLiteral("--demo-drag expects seconds (more than 0), got '%1'").arg(parser.value(demoDragOption));
+      return result;
+    }
+    if (parser.isSet(viewOption) && result.view != QLatin1String("error")) {
+      result.error = QStringLiteral("--demo-drag drags the error view's W slider; it cannot run with --view %1").arg(result.view);
+      return result;
+    }
+    result.view = QStringLiteral("error");
+  }
+  if (!result.screenshot.isEmpty() && (result.quitAfterFrames > 0 || result.demoDrag > 0)) {
+    result.error = QStringLiteral("--quit-after-frames and --demo-drag need the interactive window, not --screenshot");
     return result;
   }
   if (!result.screenshot.isEmpty() && result.model.isEmpty() && !result.help && !result.version) {

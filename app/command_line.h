@@ -24,6 +24,9 @@ struct CommandLine {
   int sequenceToken = -1;                // --sequence-token N: the state heatmap's sequence mode at token N
   int tourStep = -1;                     // --tour N: the teaching tour's step N (1-based); -1: none
   bool presentation = false;             // --presentation: the tour in presentation mode
+  QString frameStats;                    // --frame-stats FILE.json: cold start and frame times, written on quit
+  int quitAfterFrames = 0;               // --quit-after-frames N: quit after N frames showing the model (0: no)
+  double demoDrag = 0;                   // --demo-drag SECONDS: drag the W slider in the error view, then quit
   bool help = false;
   bool version = false;
   QString error;                         // non-empty: a usage error, one line

@@ -2,6 +2,8 @@
 #include "app/imgui_canvas.h"
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 
 #include <QKeyEvent>
 #include <QMouseEvent>
@@ -21,6 +23,16 @@ namespace {
 QString fontDirectory() {
   const QByteArray env = qgetenv("MAMBASCOPE_FONT_DIR");
   return env.isEmpty() ? QStringLiteral("/usr/share/fonts/truetype/dejavu") : QString::fromLocal8Bit(env);
+}
+
+qint64 steadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+qint64 threadCpuNs() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<qint64>(t.tv_sec) * 1000000000 + t.tv_nsec;
 }
 
 }  // namespace
@@ -78,6 +90,11 @@ void ImGuiCanvas::initializeGL() {
   const bool core33 = !context()->isOpenGLES() &&
                       (format.majorVersion() > 3 || (format.majorVersion() == 3 && format.minorVersion() >= 3));
   ImGui_ImplOpenGL3_Init(core33 ? "#version 330 core" : "#version 130");
+  const auto glString = [this](GLenum name) {
+    return QString::fromLatin1(reinterpret_cast<const char*>(context()->functions()->glGetString(name)));
+  };
+  m_glRenderer = glString(GL_RENDERER);
+  m_glVersion = glString(GL_VERSION);
   m_clock.start();
 }
 
@@ -114,6 +131,12 @@ void ImGuiCanvas::shutdown() {
 
 void ImGuiCanvas::paintGL() {
   if (!m_context) return;
+  FrameTiming timing;
+  qint64 cpu = 0;
+  if (m_observer) {
+    timing.startNs = steadyNs();
+    cpu = threadCpuNs();
+  }
   ImGui::SetCurrentContext(m_context);
   ImGuiIO& io = ImGui::GetIO();
   const qreal dpr = devicePixelRatioF();
@@ -138,6 +161,14 @@ void ImGuiCanvas::paintGL() {
   if (m_frame) m_frame();
   ImGui::End();
   ImGui::Render();
+  qint64 built = 0;
+  if (m_observer) {
+    built = steadyNs();
+    timing.buildNs = built - timing.startNs;
+    const qint64 cpuBuilt = threadCpuNs();
+    timing.buildCpuNs = cpuBuilt - cpu;
+    cpu = cpuBuilt;
+  }
 
   QOpenGLFunctions* gl = context()->functions();
   gl->glViewport(0, 0, static_cast<int>(width() * dpr), static_cast<int>(height() * dpr));
@@ -145,6 +176,11 @@ void ImGuiCanvas::paintGL() {
   gl->glClearColor(bg.x, bg.y, bg.z, 1.0f);
   gl->glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+  if (m_observer) {
+    timing.submitNs = steadyNs() - built;
+    timing.submitCpuNs = threadCpuNs() - cpu;
+    m_observer(timing);
+  }
 
   if (m_extraFrames > 0) --m_extraFrames;
   if (morePending || m_extraFrames > 0 || ImGui::IsAnyItemActive()) scheduleRepaint();

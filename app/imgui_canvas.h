@@ -47,6 +47,17 @@ class ImGuiCanvas : public QOpenGLWidget {
   // The pixel size of the body font the last frame was drawn with (0 before the first frame).
   float bodyFontSize() const;
 
+  // What one paintGL cost, for --frame-stats (app/frame_stats.h): steady-clock start, then wall
+  // and this thread's CPU time of building the ImGui frame (our views' drawing code) and of
+  // handing it to GL (clear + the backend's draw calls; the rasteriser may finish later).
+  struct FrameTiming {
+    qint64 startNs = 0, buildNs = 0, buildCpuNs = 0, submitNs = 0, submitCpuNs = 0;
+  };
+  void setFrameObserver(std::function<void(const FrameTiming&)> observer) { m_observer = std::move(observer); }
+  // GL_RENDERER and GL_VERSION of the context (empty before initializeGL).
+  const QString& glRenderer() const { return m_glRenderer; }
+  const QString& glVersion() const { return m_glVersion; }
+
  protected:
   void initializeGL() override;
   void paintGL() override;
@@ -71,6 +82,8 @@ class ImGuiCanvas : public QOpenGLWidget {
   views::Theme m_theme;            // lives here; ImGuiIO::UserData points at it
   ImGuiInputQueue m_input;
   FrameFunction m_frame;
+  std::function<void(const FrameTiming&)> m_observer;
+  QString m_glRenderer, m_glVersion;
   QElapsedTimer m_clock;
   int m_extraFrames = 0;
   float m_uiScale = 1.0f;

@@ -2,6 +2,7 @@
 // --help and --version need no display), then runs either the interactive window or the headless
 // screenshot mode. The only place that exits: 0 success, 1 failure (one-line error), 2 usage.
 #include <cstdio>
+#include <memory>
 
 #include <QApplication>
 #include <QSurfaceFormat>
@@ -10,6 +11,8 @@
 #include "app/app_style.h"
 #include "app/command_line.h"
 #include "app/data_dir.h"
+#include "app/demo_drag.h"
+#include "app/frame_stats.h"
 #include "app/main_window.h"
 #include "app/screenshot_runner.h"
 #include "app/teaching_tour.h"
@@ -19,6 +22,7 @@
 #endif
 
 int main(int argc, char** argv) {
+  ms::app::FrameStats::markMainEntered();  // --frame-stats: the reference for main() → first frame
   QCoreApplication::setOrganizationName(QStringLiteral("MambaScope"));
   QCoreApplication::setApplicationName(QStringLiteral("mambascope"));
   QCoreApplication::setApplicationVersion(QStringLiteral(MAMBASCOPE_VERSION));
@@ -91,6 +95,27 @@ int main(int argc, char** argv) {
     return app.exec();
   }
 
+  // --frame-stats, --quit-after-frames, --demo-drag: measurement (tests/bench/app_frames.sh).
+  std::unique_ptr<ms::app::FrameStats> frameStats;
+  std::unique_ptr<ms::app::DemoDrag> demoDrag;
+  int demoDragCode = 0;
+  if (!cl.frameStats.isEmpty() || cl.quitAfterFrames > 0 || cl.demoDrag > 0) {
+    frameStats = std::make_unique<ms::app::FrameStats>(cl.frameStats);
+    frameStats->attach(window.canvas());
+    frameStats->setQuitAfterFrames(cl.quitAfterFrames);
+    const auto opened = [&frameStats] { frameStats->markModelOpened(); };
+    QObject::connect(&window, &ms::app::MainWindow::modelOpened, frameStats.get(), opened);
+    QObject::connect(&window, &ms::app::MainWindow::modelFailed, frameStats.get(), opened);  // the failure is shown
+  }
+  if (cl.demoDrag > 0) {
+    demoDrag = std::make_unique<ms::app::DemoDrag>(&window, cl.demoDrag, frameStats.get());
+    QObject::connect(demoDrag.get(), &ms::app::DemoDrag::finished, &app, [&app, &demoDragCode](int code, const QString& error) {
+      if (code != 0) std::fprintf(stderr, "mambascope: error: %s\n", qPrintable(error));
+      demoDragCode = code;
+      app.quit();
+    });
+  }
+
   window.show();
   if (cl.tourStep > 0) {  // the step's view shows at once; the model and statistics fill it in
     window.teachingTour()->setCalibratesWhenNeeded(cl.stats.isEmpty() && !calibrate);  // else main does it
@@ -113,5 +138,13 @@ int main(int argc, char** argv) {
       if (point) window.selectPoint(*point);
     }, Qt::SingleShotConnection);
   }
-  return app.exec();
+  const int code = app.exec();
+  if (frameStats && !cl.frameStats.isEmpty()) {
+    const QString error = frameStats->write();
+    if (!error.isEmpty()) {
+      std::fprintf(stderr, "mambascope: error: %s\n", qPrintable(error));
+      return 1;
+    }
+  }
+  return code != 0 ? code : demoDragCode;
 }
