@@ -97,8 +97,11 @@ void FrameStats::onSwapped() {
   const double cpu = static_cast<double>(clockNs(CLOCK_PROCESS_CPUTIME_ID)) * 1e-6;
   frame.processCpuMs = cpu - m_lastProcessCpuMs;
   m_lastProcessCpuMs = cpu;
-  if (frame.showsModel && m_quitAfterFrames > 0 && ++m_modelFramesPresented == m_quitAfterFrames)
+  if (m_quitAfterFrames <= 0 || m_modelFramesPresented >= m_quitAfterFrames) return;
+  if (frame.showsModel && ++m_modelFramesPresented == m_quitAfterFrames)
     QTimer::singleShot(0, qApp, &QCoreApplication::quit);
+  else if (m_canvas)
+    m_canvas->requestFrames(1);  // an idle canvas draws nothing: ask for the frames still to count
 }
 
 QString FrameStats::write() const {

@@ -38,7 +38,8 @@ class FrameStats : public QObject {
   void attach(ImGuiCanvas* canvas);
   // The model is open: the next canvas paint is the first to show it.
   void markModelOpened();
-  // Quits the app after `frames` frames presented with the model shown (counting that first one).
+  // Quits the app after `frames` frames presented with the model shown (counting that first one);
+  // until then each presented frame asks the canvas for another.
   void setQuitAfterFrames(int frames) { m_quitAfterFrames = frames; }
   // What a scripted interaction (DemoDrag) adds: its time window and counts, under "drag".
   void setDrag(const QJsonObject& drag) { m_drag = drag; }
