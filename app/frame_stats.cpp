@@ -80,6 +80,7 @@ void FrameStats::onPainted(const ImGuiCanvas::FrameTiming& timing) {
   frame.buildCpuMs = static_cast<double>(timing.buildCpuNs) * 1e-6;
   frame.submitMs = static_cast<double>(timing.submitNs) * 1e-6;
   frame.submitCpuMs = static_cast<double>(timing.submitCpuNs) * 1e-6;
+  frame.paintEndThreadCpuMs = static_cast<double>(timing.endThreadCpuNs) * 1e-6;
   frame.showsModel = m_modelOpenedMs >= 0;
   // Two paints before one swap (grabFramebuffer) leave the first unpresented.
   m_frames.push_back(frame);
@@ -94,6 +95,7 @@ void FrameStats::onSwapped() {
   m_paintPending = false;
   Frame& frame = m_frames.back();
   frame.presentedMs = sinceMainMs();
+  frame.presentCpuMs = static_cast<double>(clockNs(CLOCK_THREAD_CPUTIME_ID)) * 1e-6 - frame.paintEndThreadCpuMs;
   const double cpu = static_cast<double>(clockNs(CLOCK_PROCESS_CPUTIME_ID)) * 1e-6;
   frame.processCpuMs = cpu - m_lastProcessCpuMs;
   m_lastProcessCpuMs = cpu;
@@ -148,6 +150,7 @@ QString FrameStats::write() const {
     if (f.presentedMs >= 0) {
       o[QStringLiteral("presented_ms")] = round3(f.presentedMs);
       o[QStringLiteral("paint_end_to_presented_ms")] = round3(f.presentedMs - f.startMs - f.buildMs - f.submitMs);
+      o[QStringLiteral("paint_end_to_presented_cpu_ms")] = round3(f.presentCpuMs);
       if (previous >= 0) o[QStringLiteral("interval_ms")] = round3(f.presentedMs - previous);
       o[QStringLiteral("process_cpu_ms")] = round3(f.processCpuMs);
       previous = f.presentedMs;

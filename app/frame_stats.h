@@ -10,7 +10,8 @@
 //
 // Per frame: the canvas's paint split into building the ImGui frame (our views) and submitting it
 // to GL, each as wall and thread CPU time; the wall time from the end of the paint to the swap
-// (composition and the swap: where a software rasteriser does its work); the interval from the
+// (composition and the swap: where a software rasteriser does its work) and the GUI thread's CPU
+// time in it (the rest is waiting: on llvmpipe's threads, the X server, a busy CPU); the interval from the
 // previous presented frame; and the process's CPU time over that interval (all threads, llvmpipe's
 // included). Written once, atomically (QSaveFile), when the app quits.
 #pragma once
@@ -52,6 +53,7 @@ class FrameStats : public QObject {
   struct Frame {
     double startMs = 0, buildMs = 0, buildCpuMs = 0, submitMs = 0, submitCpuMs = 0;
     double presentedMs = -1, processCpuMs = 0;
+    double paintEndThreadCpuMs = 0, presentCpuMs = 0;  // the GUI thread's CPU from paint end to the swap
     bool showsModel = false;
   };
   void onPainted(const ImGuiCanvas::FrameTiming& timing);

@@ -178,7 +178,8 @@ void ImGuiCanvas::paintGL() {
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
   if (m_observer) {
     timing.submitNs = steadyNs() - built;
-    timing.submitCpuNs = threadCpuNs() - cpu;
+    timing.endThreadCpuNs = threadCpuNs();
+    timing.submitCpuNs = timing.endThreadCpuNs - cpu;
     m_observer(timing);
   }
 

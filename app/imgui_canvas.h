@@ -52,6 +52,7 @@ class ImGuiCanvas : public QOpenGLWidget {
   // handing it to GL (clear + the backend's draw calls; the rasteriser may finish later).
   struct FrameTiming {
     qint64 startNs = 0, buildNs = 0, buildCpuNs = 0, submitNs = 0, submitCpuNs = 0;
+    qint64 endThreadCpuNs = 0;  // this thread's CPU clock at the end: what the swap costs it follows
   };
   void setFrameObserver(std::function<void(const FrameTiming&)> observer) { m_observer = std::move(observer); }
   // GL_RENDERER and GL_VERSION of the context (empty before initializeGL).

@@ -101,6 +101,9 @@ class TestFrameStats : public QObject {
       const double paintEnd = f[QStringLiteral("start_ms")].toDouble() + f[QStringLiteral("build_ms")].toDouble() +
                               f[QStringLiteral("submit_ms")].toDouble();
       QVERIFY(f[QStringLiteral("paint_end_to_presented_ms")].toDouble() >= 0);
+      QVERIFY(f[QStringLiteral("paint_end_to_presented_cpu_ms")].toDouble() >= 0);
+      QVERIFY(f[QStringLiteral("paint_end_to_presented_cpu_ms")].toDouble() <=
+              f[QStringLiteral("paint_end_to_presented_ms")].toDouble() + 0.01);
       QVERIFY(qAbs(at - paintEnd - f[QStringLiteral("paint_end_to_presented_ms")].toDouble()) <= 0.003);
       if (previous >= 0) QVERIFY(qAbs(f[QStringLiteral("interval_ms")].toDouble() - (at - previous)) <= 0.002);
       else QVERIFY(!f.contains(QStringLiteral("interval_ms")));
