@@ -25,5 +25,6 @@ Runner register_sweep(CLI::App& app);
 Runner register_requant_serve(CLI::App& app);
 Runner register_preview(CLI::App& app);
 Runner register_states(CLI::App& app);
+Runner register_zeroshot(CLI::App& app);
 
 }  // namespace ms::cli

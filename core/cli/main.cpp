@@ -40,6 +40,7 @@ Examples:
   mambascope-cli bench requant --preset mamba-130m --device cuda --out requant.json
   mambascope-cli preview resources/models/demo-mamba --point layers.5.out_proj.input --method hadamard --bits 8
   mambascope-cli states resources/models/demo-mamba --file resources/texts/austen.txt --layer 5 --hbits 4 --out states.safetensors
+  mambascope-cli zeroshot resources/models/demo-mamba --task lambada.jsonl --task piqa.jsonl --scheme /tmp/demo-w4/mambascope.json
 
 Exit status: 0 success, 1 bad input or failed operation, 2 bad usage.
 Run `mambascope-cli COMMAND --help` for a command's flags.)";
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
   reg(ms::cli::register_requant_serve);
   reg(ms::cli::register_preview);
   reg(ms::cli::register_states);
+  reg(ms::cli::register_zeroshot);
   // An unknown command is named (CLI11 would only say that a subcommand is required).
   if (argc > 1 && argv[1][0] != '-') {
     std::string known;
