@@ -130,6 +130,7 @@ void ImGuiCanvas::shutdown() {
 }
 
 void ImGuiCanvas::paintGL() {
+  m_lastPaintStartNs = steadyNs();
   if (!m_context) return;
   FrameTiming timing;
   qint64 cpu = 0;
@@ -190,8 +191,12 @@ void ImGuiCanvas::paintGL() {
 void ImGuiCanvas::scheduleRepaint() {
   if (m_repaintScheduled) return;
   m_repaintScheduled = true;
-  // ~60 frames per second at most; update() itself coalesces with Qt's own repaints.
-  QTimer::singleShot(16, this, [this] {
+  // 60 frames per second at most, the period counted from the last frame's start so that a
+  // frame's own cost does not stretch it (16 ms after its end gave at most 1000 / (16 + cost));
+  // update() itself coalesces with Qt's own repaints.
+  const qint64 sinceStartMs = (steadyNs() - m_lastPaintStartNs) / 1000000;
+  const int waitMs = static_cast<int>(std::clamp<qint64>(16 - sinceStartMs, 0, 16));
+  QTimer::singleShot(waitMs, this, [this] {
     m_repaintScheduled = false;
     update();
   });

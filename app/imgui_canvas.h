@@ -91,6 +91,7 @@ class ImGuiCanvas : public QOpenGLWidget {
   float m_fontScale = 0.0f;        // the scale the atlas was built at (0: none yet)
   bool m_inputEnabled = true;
   bool m_repaintScheduled = false;
+  qint64 m_lastPaintStartNs = 0;  // steady clock, for the frame period
 };
 
 }  // namespace ms::app
