@@ -4,8 +4,9 @@
 // which shares none of our code (HF transformers in float64, HF tokenizers, lm-eval's rules redone
 // in Python): every item's log-likelihoods within 1e-4, LAMBADA greedy flags, acc and acc_norm
 // exactly, LAMBADA perplexity to 1e-4 relative. The quantized path (one sequence a forward) at
-// H16 equals the batched float run; at H4 it moves the log-likelihoods. Bad task files: exit 1,
-// one line naming the file and the line.
+// H16 equals the batched float run; at H4 it moves the log-likelihoods; --scheme of a W4 RTN
+// export equals the export run as a float model. Bad task files: exit 1, one line naming the file
+// and the line.
 #include "tests/cli/cli_test_util.h"
 
 #include <cmath>
@@ -106,6 +107,22 @@ class TestCliZeroshot : public QObject {
     }
     QVERIFY(h4.at("scheme").is_string());
     QVERIFY(flt.at("scheme").is_null());
+  }
+
+  // --scheme evaluates the model the scheme describes: with weight bits only, that is the export.
+  void scheme_is_the_export() {
+    QTemporaryDir tmp;
+    const QString out = tmp.path() + "/q";
+    const CliResult q = run_cli({"quantize", model_dir("mamba1-hf"), "--method", "rtn", "--wbits", "4", "--format",
+                                 "hf", "--out", out});
+    QVERIFY2(q.exit_code == 0, qPrintable(q.describe()));
+    const json scheme = zeroshot({"--scheme", out + "/mambascope.json"});
+    const json exported = run_cli_json({"zeroshot", out, "--task", task("lambada"), "--task", task("choices"), "--items"});
+    const json flt = zeroshot({});
+    for (size_t t = 0; t < 2; ++t) {
+      QVERIFY(max_loglik_difference(scheme["tasks"][t]["items"], exported["tasks"][t]["items"]) <= 1e-5);
+      QVERIFY(max_loglik_difference(scheme["tasks"][t]["items"], flt["tasks"][t]["items"]) > 1e-3);
+    }
   }
 
   void bad_task_files_are_one_line_naming_file_and_line() {
