@@ -1,5 +1,5 @@
 # Reliability builds (issue 9). Both are off by default and meant for their own build directories
-# (packaging/setup.sh --reliability uses build-asan and build-fuzz):
+# (packaging/setup.sh --test builds build-test with the first and build-fuzz with the second):
 #
 #   MAMBASCOPE_SANITIZE  every C/C++ target built with AddressSanitizer + UndefinedBehaviorSanitizer
 #                        (gcc or clang). UB aborts instead of printing and carrying on, so a test

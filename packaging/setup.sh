@@ -2,12 +2,15 @@
 # Installs what MambaScope needs, then configures and builds into build/. Idempotent: a second run
 # installs nothing and rebuilds only what changed.
 #
-#   packaging/setup.sh            install + build
-#   packaging/setup.sh --test     install + build + run the whole test suite (what CI runs)
+#   packaging/setup.sh            install + build (build/)
+#   packaging/setup.sh --test     install + build the whole project with AddressSanitizer and
+#                                 UndefinedBehaviorSanitizer (build-test/), run the whole test suite
+#                                 there, then a short run of every libFuzzer harness (clang,
+#                                 build-fuzz/): what CI runs
+#   packaging/setup.sh --test --no-sanitizers
+#                                 the same suite on the plain build (build/), without the fuzzing
 #   packaging/setup.sh --no-gui   build only mambascope-cli (no Qt), as on the GPU host
-#   packaging/setup.sh --reliability  only the issue-9 stage (--test runs it too): an ASan + UBSan
-#                                 build of the reader tests and the CLI error tests (build-asan),
-#                                 and a short run of every libFuzzer harness (clang, build-fuzz)
+#   packaging/setup.sh --fuzz     only the libFuzzer stage of --test
 #
 # What comes from where (README.md has the table of why):
 #   Debian packages  Qt 6, Dear ImGui, stb, utf8proc, nlohmann-json, CLI11, Xvfb, Mesa, ccache, fonts
@@ -38,14 +41,16 @@ CACHE=${MAMBASCOPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mambascope}
 VENV=$CACHE/venv-torch-$TORCH_VERSION
 BUILD=${MAMBASCOPE_BUILD_DIR:-$ROOT/build}
 RUN_TESTS=0
-RELIABILITY=0
+SANITIZE=ON
+FUZZ_ONLY=0
 GUI=ON
 for arg in "$@"; do
   case $arg in
-    --test) RUN_TESTS=1; RELIABILITY=1 ;;
-    --reliability) RELIABILITY=1 ;;
+    --test) RUN_TESTS=1 ;;
+    --no-sanitizers) SANITIZE=OFF ;;
+    --fuzz) FUZZ_ONLY=1 ;;
     --no-gui) GUI=OFF ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -85,8 +90,10 @@ install_python_venv() {
   printf '%s' "$want" > "$marker"
 }
 
+# configure_and_build DIR [CMAKE_ARGS...]
 configure_and_build() {
-  local torch_cmake cuda_flag=OFF
+  local dir=$1 torch_cmake cuda_flag=OFF
+  shift
   torch_cmake=$("$VENV/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
   if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
     export PATH=/usr/local/cuda/bin:$PATH
@@ -101,47 +108,46 @@ configure_and_build() {
   local jobs
   jobs=$(nproc)
   [ "$jobs" -gt 2 ] || jobs=2
-  say "Configuring $BUILD (GUI $GUI, CUDA $cuda_flag)"
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  say "Configuring $dir (GUI $GUI, CUDA $cuda_flag${*:+, $*})"
+  cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_PREFIX_PATH="$torch_cmake" -DMAMBASCOPE_GUI=$GUI -DMAMBASCOPE_CUDA=$cuda_flag \
-    -DMAMBASCOPE_PYTHON="$VENV/bin/python" > "$CACHE/configure.log" 2>&1 \
+    -DMAMBASCOPE_PYTHON="$VENV/bin/python" "$@" > "$CACHE/configure.log" 2>&1 \
     || { cat "$CACHE/configure.log" >&2; exit 1; }
-  say "Building (ccache in $CCACHE_DIR)"
-  cmake --build "$BUILD" -j "$jobs"
+  say "Building $dir (ccache in $CCACHE_DIR)"
+  cmake --build "$dir" -j "$jobs"
 }
 
+# run_tests DIR: the whole CTest suite. In a sanitized build every report is fatal: ASan (leaks
+# included, minus tests/fuzz/lsan.supp's libraries that we do not build) and UBSan abort the
+# process, so the test that met it fails.
 run_tests() {
-  say "Running the test suite"
+  local dir=$1
+  say "Running the test suite in $dir"
   # GL tests need an X server; Xvfb gives Mesa's llvmpipe (shared/BUILD-NOTES.md).
   local xvfb=()
   if [ "$GUI" = ON ] && [ -z "${DISPLAY:-}" ]; then
     xvfb=(xvfb-run -a -s "-screen 0 1600x1000x24")
   fi
-  "${xvfb[@]}" ctest --test-dir "$BUILD" --output-on-failure -j 2
+  # QTEST_FUNCTION_TIMEOUT: Qt Test's own watchdog (5 min a test function by default) would stop
+  # the slow export tests of a sanitized build on a loaded machine; CTest's TIMEOUT still applies.
+  QTEST_FUNCTION_TIMEOUT=${QTEST_FUNCTION_TIMEOUT:-1800000} \
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+    LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$ROOT/tests/fuzz/lsan.supp:print_suppressions=0} \
+    "${xvfb[@]}" ctest --test-dir "$dir" --output-on-failure -j 2
 }
 
-run_reliability() {
-  # Issue 9. Own build directories beside build/ (the flags differ, ccache is shared). The
-  # sanitized suite covers our torch-free code fully (tests/io) and the CLI's error paths
-  # (tests/cli/tst_cli_errors) with our code instrumented; LibTorch itself is not instrumented.
-  local torch_cmake jobs asan=$ROOT/build-asan fuzz=$ROOT/build-fuzz
+run_fuzz() {
+  # Issue 9: every reader's libFuzzer harness (tests/fuzz), built by clang into build-fuzz/ (only
+  # mambascope_io and the harnesses: the readers are torch-free), a short run each.
+  local torch_cmake jobs fuzz=$ROOT/build-fuzz
   torch_cmake=$("$VENV/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
   jobs=$(nproc)
   [ "$jobs" -gt 2 ] || jobs=2
-  local common=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$torch_cmake"
-                -DMAMBASCOPE_GUI=OFF -DMAMBASCOPE_CUDA=OFF -DMAMBASCOPE_PYTHON="$VENV/bin/python")
-  say "Reliability: ASan + UBSan build of the reader and CLI error tests ($asan)"
-  cmake -S "$ROOT" -B "$asan" "${common[@]}" -DMAMBASCOPE_SANITIZE=ON > "$CACHE/configure-asan.log" 2>&1 \
-    || { cat "$CACHE/configure-asan.log" >&2; exit 1; }
-  local io_tests
-  io_tests=$(cd "$ROOT/tests/io" && ls tst_*.cpp | sed 's/\.cpp$//')
-  # shellcheck disable=SC2086
-  cmake --build "$asan" -j "$jobs" --target $io_tests tst_cli_errors
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    LSAN_OPTIONS=suppressions=$ROOT/tests/fuzz/lsan.supp \
-    ctest --test-dir "$asan" -R '^(io\.|cli\.tst_cli_errors$)' --output-on-failure -j 2
-  say "Reliability: libFuzzer harnesses, a short run each ($fuzz)"
-  cmake -S "$ROOT" -B "$fuzz" "${common[@]}" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  say "libFuzzer harnesses, a short run each ($fuzz)"
+  cmake -S "$ROOT" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$torch_cmake" \
+    -DMAMBASCOPE_GUI=OFF -DMAMBASCOPE_CUDA=OFF -DMAMBASCOPE_PYTHON="$VENV/bin/python" \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DMAMBASCOPE_TESTS=OFF -DMAMBASCOPE_FUZZ=ON > "$CACHE/configure-fuzz.log" 2>&1 \
     || { cat "$CACHE/configure-fuzz.log" >&2; exit 1; }
   local harnesses
@@ -153,13 +159,21 @@ run_reliability() {
 
 install_debian_packages
 install_python_venv
-if [ "$RELIABILITY" -eq 1 ] && [ "$RUN_TESTS" -eq 0 ]; then
-  run_reliability
+if [ "$FUZZ_ONLY" -eq 1 ]; then
+  run_fuzz
   exit 0
 fi
 say "Texts: resources/texts/"
 "$ROOT/resources/training/extract_texts.sh"
-configure_and_build
-if [ "$RUN_TESTS" -eq 1 ]; then run_tests; fi
-if [ "$RELIABILITY" -eq 1 ]; then run_reliability; fi
+if [ "$RUN_TESTS" -eq 1 ] && [ "$SANITIZE" = ON ]; then
+  # One build for the whole suite, with our code sanitized (LibTorch, Qt and Mesa are not).
+  TEST_BUILD=${MAMBASCOPE_TEST_BUILD_DIR:-$ROOT/build-test}
+  configure_and_build "$TEST_BUILD" -DMAMBASCOPE_SANITIZE=ON
+  run_tests "$TEST_BUILD"
+  run_fuzz
+  say "Done: every test passed under ASan + UBSan ($TEST_BUILD), and every fuzz harness ran"
+  exit 0
+fi
+configure_and_build "$BUILD"
+if [ "$RUN_TESTS" -eq 1 ]; then run_tests "$BUILD"; fi
 say "Done: $BUILD/bin/mambascope-cli$([ "$GUI" = ON ] && echo " and $BUILD/bin/mambascope")"

@@ -42,9 +42,16 @@ struct CliResult {
 };
 
 // Runs mambascope-cli with `args` (no shell). stdin is closed; `cwd` defaults to the test's own;
-// `in_child` runs in the child between fork and exec (e.g. to lower a resource limit).
+// `in_child` runs in the child between fork and exec (e.g. to lower a resource limit). The
+// default limit only catches a hung process: 5 minutes, 15 in a sanitized build (ASan slows
+// LibTorch's start-up and our loops, and CI machines are shared).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kCliTimeoutMs = 900000;
+#else
+constexpr int kCliTimeoutMs = 300000;
+#endif
 inline CliResult run_cli(const QStringList& args, const QString& cwd = {},
-                         const std::function<void()>& in_child = {}, int timeout_ms = 300000) {
+                         const std::function<void()>& in_child = {}, int timeout_ms = kCliTimeoutMs) {
   QProcess p;
   if (!cwd.isEmpty()) p.setWorkingDirectory(cwd);
   if (in_child) p.setChildProcessModifier(in_child);
