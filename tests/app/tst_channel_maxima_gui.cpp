@@ -1,6 +1,7 @@
 // The channel-maxima view under a real GL context (Xvfb), driven with the mouse as a user would:
 // hovering a bar shows a tooltip, clicking a heatmap row selects that layer in the view and the
 // tree, and the point radio buttons follow the tree. Skips loudly without DISPLAY.
+#include "gl_test_main.h"
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTreeView>
@@ -65,12 +66,5 @@ class TestChannelMaximaGui : public QObject {
   QTemporaryDir m_dir;
 };
 
-// CTest runs every app test on the offscreen platform, which cannot render a QOpenGLWidget; with
-// an X display this test asks for xcb instead.
-int main(int argc, char** argv) {
-  if (!qEnvironmentVariableIsEmpty("DISPLAY")) qputenv("QT_QPA_PLATFORM", "xcb");
-  QApplication app(argc, argv);
-  TestChannelMaximaGui test;
-  return QTest::qExec(&test, argc, argv);
-}
+MS_GL_TEST_MAIN(TestChannelMaximaGui)
 #include "tst_channel_maxima_gui.moc"

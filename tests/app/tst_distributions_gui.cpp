@@ -5,6 +5,7 @@
 // lower the channel-absmax CV and raise the A8 per-tensor SQNR, and the exported view must show
 // both sides (the absmax line in each half). PreviewProcess's latest-wins: two requests in a row
 // deliver only the second.
+#include "gl_test_main.h"
 #include <QHash>
 #include <QProcess>
 #include <QSignalSpy>
@@ -113,12 +114,5 @@ class TestDistributionsGui : public QObject {
   QTemporaryDir m_dir;
 };
 
-// CTest runs every app test on the offscreen platform, which cannot render a QOpenGLWidget; with
-// an X display this test asks for xcb instead.
-int main(int argc, char** argv) {
-  if (!qEnvironmentVariableIsEmpty("DISPLAY")) qputenv("QT_QPA_PLATFORM", "xcb");
-  QApplication app(argc, argv);
-  TestDistributionsGui test;
-  return QTest::qExec(&test, argc, argv);
-}
+MS_GL_TEST_MAIN(TestDistributionsGui)
 #include "tst_distributions_gui.moc"

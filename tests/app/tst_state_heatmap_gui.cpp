@@ -2,6 +2,7 @@
 // the wheel over the map zooms the channel axis about the pointer, a drag pans it; a state point
 // picked in the tree shows that layer; File › Export View saves the canvas. Skips loudly without
 // DISPLAY.
+#include "gl_test_main.h"
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTreeView>
@@ -133,12 +134,5 @@ class TestStateHeatmapGui : public QObject {
   QTemporaryDir m_dir;
 };
 
-// CTest runs every app test on the offscreen platform, which cannot render a QOpenGLWidget; with
-// an X display this test asks for xcb instead.
-int main(int argc, char** argv) {
-  if (!qEnvironmentVariableIsEmpty("DISPLAY")) qputenv("QT_QPA_PLATFORM", "xcb");
-  QApplication app(argc, argv);
-  TestStateHeatmapGui test;
-  return QTest::qExec(&test, argc, argv);
-}
+MS_GL_TEST_MAIN(TestStateHeatmapGui)
 #include "tst_state_heatmap_gui.moc"

@@ -3,6 +3,7 @@
 // H4 DSQ) in the background; Space plays and pauses, → and ← step; at token 5 the snapshot the
 // view draws holds the file's numbers, read here byte for byte without the app's reader; another
 // layer starts a new run and turning the mode off cancels it. Skips loudly without DISPLAY.
+#include "gl_test_main.h"
 #include <QApplication>
 #include <QFile>
 #include <QProcess>
@@ -141,12 +142,5 @@ class TestStateSequenceGui : public QObject {
   QTemporaryDir m_dir;
 };
 
-// CTest runs every app test on the offscreen platform, which cannot render a QOpenGLWidget; with
-// an X display this test asks for xcb instead.
-int main(int argc, char** argv) {
-  if (!qEnvironmentVariableIsEmpty("DISPLAY")) qputenv("QT_QPA_PLATFORM", "xcb");
-  QApplication app(argc, argv);
-  TestStateSequenceGui test;
-  return QTest::qExec(&test, argc, argv);
-}
+MS_GL_TEST_MAIN(TestStateSequenceGui)
 #include "tst_state_sequence_gui.moc"

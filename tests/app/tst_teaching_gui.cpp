@@ -11,6 +11,7 @@
 //     the view's outlier bar is in the picture and the docks are gone.
 // Needs the CLI (calibration; MAMBASCOPE_CLI overrides the built one) and an X display with
 // OpenGL for the last two (xvfb-run); without DISPLAY they skip loudly.
+#include "gl_test_main.h"
 #include <QAction>
 #include <QDockWidget>
 #include <QImage>
@@ -292,12 +293,5 @@ class TestTeachingGui : public QObject {
   }
 };
 
-// CTest runs every app test on the offscreen platform, which cannot render a QOpenGLWidget; with
-// an X display this test asks for xcb instead.
-int main(int argc, char** argv) {
-  if (!qEnvironmentVariableIsEmpty("DISPLAY")) qputenv("QT_QPA_PLATFORM", "xcb");
-  QApplication app(argc, argv);
-  TestTeachingGui test;
-  return QTest::qExec(&test, argc, argv);
-}
+MS_GL_TEST_MAIN(TestTeachingGui)
 #include "tst_teaching_gui.moc"
