@@ -104,6 +104,11 @@ configure_and_build() {
   # Paths relative to the clone and no working directory in the hash: a fresh clone elsewhere (CI)
   # and every build directory reuse the same cached objects (-g would otherwise key them by path).
   export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$ROOT} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
+  # Without time_macros (and pch_defines) ccache refuses every compilation that uses a precompiled
+  # header ("could_not_use_precompiled_header"): core's and the CLI's LibTorch files, the slowest
+  # ones, were rebuilt on every run. The ctime/mtime entries let it hash the .gch that the same
+  # build has just written.
+  export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
   # The build machines have 2 cores and a torch translation unit needs ~1.5 GB: two jobs at most.
   local jobs
   jobs=$(nproc)
