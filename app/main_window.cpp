@@ -645,6 +645,18 @@ void MainWindow::setDistributionsBits(int bits) {
   m_canvas->requestFrames();
 }
 
+void MainWindow::setDistributionsMethod(const QString& method, double alpha) {
+  m_distributionsState.method = method.toStdString();
+  m_distributionsState.alpha = alpha;
+  if (m_snapshot) {
+    PreviewProcess::Options options;
+    options.model = m_modelPath;
+    options.tokenizer = m_options.tokenizer;
+    m_preview->request(options, views::distributions::preview_request(m_distributionsState));
+  }
+  m_canvas->requestFrames();
+}
+
 void MainWindow::updatePathLabel() {
   QString text = QDir::toNativeSeparators(QFileInfo(m_modelPath).absoluteFilePath());
   if (m_stats && m_tempDir && m_statsPath.startsWith(m_tempDir->path()))
@@ -819,6 +831,12 @@ void MainWindow::drawFrame() {
 
 void MainWindow::setStateSequence(bool on) {
   m_stateState.sequence = on;
+  m_canvas->requestFrames();
+}
+
+void MainWindow::setStateSequenceQuantizer(const QString& method, const QString& dsqVariant) {
+  m_stateState.sequence_method = method.toStdString();
+  if (!dsqVariant.isEmpty()) m_stateState.sequence_variant = dsqVariant.toStdString();
   m_canvas->requestFrames();
 }
 

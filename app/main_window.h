@@ -101,8 +101,15 @@ class MainWindow : public QMainWindow {
   void setView(const QString& name);   // one of viewNames()
   // The state heatmap's Sequence toggle (its first frame starts mambascope-cli states).
   void setStateSequence(bool on);
+  // The sequence mode's state quantizer, as its combo boxes set it (dsq, tensor, channel, state;
+  // DSQ's variant, empty: unchanged).
+  void setStateSequenceQuantizer(const QString& method, const QString& dsqVariant = {});
   // The distributions view's bit width (its A bits slider); the teaching tour sets it.
   void setDistributionsBits(int bits);
+  // The distributions view's method ("" none, hadamard, klt, smoothquant, dsq) and SmoothQuant's
+  // α; the teaching tour sets them. Asks for the preview at once (not at the next frame), so the
+  // preview runs while the view is hidden or the window not drawn.
+  void setDistributionsMethod(const QString& method, double alpha = 0.5);
   // Calibrates the open model on the chosen text (mambascope-cli calibrate in a QProcess) and opens
   // the statistics when done; a cancelled run opens what it collected. Supersedes a running one.
   void calibrate(const CalibrationChoice& choice);

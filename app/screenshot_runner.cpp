@@ -10,8 +10,9 @@
 #include "app/imgui_canvas.h"
 #include "app/main_window.h"
 #include "app/preview_process.h"
-#include "app/state_sequence_process.h"
 #include "app/quant_panel.h"
+#include "app/state_sequence_process.h"
+#include "app/status_monitor.h"
 #include "app/teaching_tour.h"
 
 namespace ms::app {
@@ -65,10 +66,17 @@ ScreenshotRunner::ScreenshotRunner(MainWindow* window, Request request, QObject*
   });
   connect(m_window, &MainWindow::statsOpened, this, [this] {
     // A method's before/after waits for its preview (mambascope-cli preview), which the first frame asks for.
+    // A tour step asks for it when the model opens, so it may have arrived before the statistics.
     if (m_window->view() == QLatin1String("distributions") && !m_window->distributionsState().method.empty()) {
-      connect(m_window->previewProcess(), &PreviewProcess::snapshotReady, this,
-              [this] { QTimer::singleShot(50, this, &ScreenshotRunner::capture); });
-      connect(m_window->previewProcess(), &PreviewProcess::failed, this, [this](const QString& message) { fail(message); });
+      PreviewProcess* preview = m_window->previewProcess();
+      if (previewIsCurrent()) {
+        QTimer::singleShot(50, this, &ScreenshotRunner::capture);
+        return;
+      }
+      connect(preview, &PreviewProcess::snapshotReady, this, [this] {
+        if (previewIsCurrent()) QTimer::singleShot(50, this, &ScreenshotRunner::capture);
+      });
+      connect(preview, &PreviewProcess::failed, this, [this](const QString& message) { fail(message); });
       m_window->canvas()->renderNow(1);
       return;
     }
@@ -103,7 +111,23 @@ void ScreenshotRunner::start() {
   m_window->move(0, 0);
   m_window->show();
   m_timeout.start(m_request.timeoutMs);
+  // The status bar's device label: the probe runs beside the model's opening, and capture() waits
+  // for its answer (at most kDeviceWaitMs from here) so the picture says "Device: CPU (…)", not "…".
+  m_deviceWait.setRemainingTime(kDeviceWaitMs);
+  StatusMonitor* monitor = m_window->statusMonitor();
+  connect(monitor, &StatusMonitor::deviceKnown, this, [this] {
+    if (m_captureWanted) QTimer::singleShot(0, this, &ScreenshotRunner::capture);
+  });
+  monitor->probeDevice();
   m_window->openModel(m_request.model);
+}
+
+bool ScreenshotRunner::previewIsCurrent() const {
+  const PreviewProcess* preview = m_window->previewProcess();
+  const PreviewSnapshot* p = preview->snapshot().get();
+  const views::distributions::PreviewRequest wanted = views::distributions::preview_request(m_window->distributionsState());
+  return p && !preview->isRunning() && p->point.str() == wanted.point && p->method == wanted.method && p->bits == wanted.bits &&
+         (wanted.method != "smoothquant" || p->alpha == wanted.alpha);
 }
 
 QImage ScreenshotRunner::grabWindow(MainWindow* window) {
@@ -124,6 +148,11 @@ QImage ScreenshotRunner::grabWindow(MainWindow* window) {
 
 void ScreenshotRunner::capture() {
   if (m_done) return;
+  if (m_window->statusMonitor()->probeRunning() && m_deviceWait.remainingTime() > 0) {
+    if (!m_captureWanted) QTimer::singleShot(m_deviceWait.remainingTime(), this, &ScreenshotRunner::capture);
+    m_captureWanted = true;  // deviceKnown or the deadline calls again
+    return;
+  }
   if (!m_window->canvas()->isInitialized()) m_window->canvas()->renderNow(1);
   if (!m_window->canvas()->isInitialized()) {
     fail(QStringLiteral("OpenGL context could not be created for the canvas"));

@@ -4,13 +4,16 @@
 // atomically; with a statistics file, it opens that after the model and captures once it is read;
 // for a statistics view without one, it calibrates the model first (MainWindow::calibrate, the
 // default text unless --text) and captures once those statistics are read; for the error view, it
-// captures once the Quantization dock's preview delivers its first result.
+// captures once the Quantization dock's preview delivers its first result; for a method on the
+// distributions view (--method, or a tour step), once its preview is there. Every capture also
+// waits, at most kDeviceWaitMs from the start, for the status bar's device probe to answer.
 // Reports the outcome as finished(exitCode, oneLineError); main() turns it into the
 // process exit code. Later issues add views and states; the sequence stays the same.
 #pragma once
 
 #include <optional>
 
+#include <QDeadlineTimer>
 #include <QImage>
 #include <QObject>
 #include <QSize>
@@ -46,6 +49,9 @@ class ScreenshotRunner : public QObject {
   // Call from the running event loop (finished() may be emitted before start() returns).
   void start();
 
+  // How long a capture waits for the device probe (a cold CLI start loads LibTorch: seconds).
+  static constexpr int kDeviceWaitMs = 20000;
+
   // The whole window, with the GL canvas composed in from its framebuffer.
   static QImage grabWindow(MainWindow* window);
 
@@ -55,11 +61,15 @@ class ScreenshotRunner : public QObject {
  private:
   void capture();
   void fail(const QString& error);
+  // Whether the distributions view's preview is the answer to what the view asks for now.
+  bool previewIsCurrent() const;
 
   MainWindow* m_window;
   Request m_request;
   QTimer m_timeout;
   bool m_done = false;
+  QDeadlineTimer m_deviceWait;   // until when a capture waits for the device probe
+  bool m_captureWanted = false;  // a capture is waiting for the probe
 };
 
 }  // namespace ms::app

@@ -56,6 +56,7 @@ class StatusMonitor : public QObject {
   // Asks the CLI once which device `--device auto` picks (non-blocking; deviceKnown() follows).
   void probeDevice();
   QString deviceText() const { return m_device; }  // empty until the probe answered
+  bool probeRunning() const { return m_probe != nullptr; }
   // Running mambascope-cli processes under the watched object, with their resident memory.
   QList<JobMemory> jobs() const;
   // Rereads memory now (the timer calls it every second).

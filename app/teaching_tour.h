@@ -12,7 +12,11 @@
 //
 // The numbers in the texts were measured in these views on the demo model calibrated as the app
 // does by default (the first 16,384 tokens of the shipped Austen text, sequences of 512); a tour
-// started on a model without statistics calibrates it so.
+// started on a model without statistics calibrates it so. The method steps (SmoothQuant,
+// Hadamard, KLT) select the method on the distributions view, whose before/after comes from
+// `mambascope-cli preview` on the first 2,048 tokens of the same text; their narration quotes the
+// preview's numbers as the view prints them, and each such number is listed in the step's
+// `quotes`, so a test can hold it against the preview the view draws.
 #pragma once
 
 #include <optional>
@@ -31,6 +35,22 @@ namespace ms::app {
 
 class MainWindow;
 
+// A number of a method's preview (core/model/preview_snapshot.h) that a step's narration quotes.
+enum class PreviewFigure {
+  AbsmaxCvBefore,  // channel absmax CV, "%.2f"
+  AbsmaxCvAfter,
+  VarCvBefore,     // channel variance CV, "%.2f"
+  VarCvAfter,
+  AbsmaxBefore,    // absmax, views::num (3 decimals from 1 to 100, 4 below 1)
+  AbsmaxAfter,
+  SqnrBefore,      // the per-tensor RTN SQNR at the step's bits, "%.1f" dB
+  SqnrAfter,
+};
+struct PreviewQuote {
+  PreviewFigure figure;
+  QString shown;  // as the distributions view prints it, and as the narration says it
+};
+
 struct TourStep {
   QString title;
   QString text;                    // two to four sentences for students
@@ -38,6 +58,11 @@ struct TourStep {
   int layer = 0;                   // the layer the view shows
   std::optional<Module> module;    // the activation point {layer, module, input}, where the view has one
   int distributionBits = 0;        // the distributions view's A bits (0: leave as is)
+  // The distributions view's method (its Method selector): "" shows the statistics alone;
+  // "smoothquant", "hadamard", "klt" (or "dsq") show the preview's before and after.
+  QString method;
+  double alpha = 0.5;              // SmoothQuant's α, with method "smoothquant"
+  std::vector<PreviewQuote> quotes;  // the preview's numbers the text quotes (method steps)
   // The Quantization dock, for the Error view (0 / empty: leave as is). Always all layers.
   int wbits = 0, abits = 0, hbits = 0;
   QString stateMethod;             // "dsq", "tensor", "channel" or "state"
@@ -47,6 +72,10 @@ struct TourStep {
 const std::vector<TourStep>& teachingTourSteps();
 // Whether a step's view draws calibration statistics (and so needs a calibrated model).
 bool tourStepNeedsStats(const TourStep& step);
+// Whether the step shows a method's before/after (and so waits for its preview).
+inline bool tourStepShowsPreview(const TourStep& step) {
+  return step.view == QLatin1String("distributions") && !step.method.isEmpty();
+}
 
 class TeachingTour : public QObject {
   Q_OBJECT

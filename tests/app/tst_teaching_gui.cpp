@@ -7,13 +7,19 @@
 //   - presentation mode (F11) re-rasterises the views' fonts at kPresentationScale (16 px body text
 //     becomes 28 px), hides the other docks and the tool bar, and F11 again restores them; closing
 //     the window ends the tour first (the layout it saves has no narration and no full screen);
+//   - the SmoothQuant, Hadamard and KLT steps select their method on the distributions view, and
+//     every number their narration quotes (listed in TourStep::quotes) is in the text and equals,
+//     as the view prints it, the number of the preview the view draws (mambascope-cli preview's
+//     snapshot, waited for); a step without a method clears it again;
 //   - `mambascope --tour 2 --presentation --screenshot F.png` renders the outlier step full width:
-//     the view's outlier bar is in the picture and the docks are gone.
+//     the view's outlier bar is in the picture and the docks are gone; `--tour 6` waits for the
+//     Hadamard preview and draws both sides (teal histogram bars left and right).
 // Needs the CLI (calibration; MAMBASCOPE_CLI overrides the built one) and an X display with
 // OpenGL for the last two (xvfb-run); without DISPLAY they skip loudly.
 #include "gl_test_main.h"
 #include <QAction>
 #include <QDockWidget>
+#include <QElapsedTimer>
 #include <QImage>
 #include <QJsonObject>
 #include <QMenuBar>
@@ -24,11 +30,15 @@
 #include <QTreeView>
 #include <QtTest>
 
+#include <cstdlib>
+
 #include "app/command_line.h"
 #include "app/imgui_canvas.h"
 #include "app/main_window.h"
+#include "app/preview_process.h"
 #include "app/quant_panel.h"
 #include "app/teaching_tour.h"
+#include "views/text_format.h"
 #include "views/theme.h"
 
 using namespace ms;
@@ -75,6 +85,8 @@ QString mismatch(const MainWindow& window, int i) {
                       .arg(st.layer)
                       .arg(static_cast<int>(st.module))
                       .arg(st.bits);
+    if (QString::fromStdString(st.method) != s.method || st.alpha != s.alpha)
+      return at + QStringLiteral("distributions method '%1' α %2").arg(QString::fromStdString(st.method)).arg(st.alpha);
   } else if (s.view == QLatin1String("state-heatmap")) {
     if (window.stateHeatmapState().layer != s.layer)
       return at + QStringLiteral("state heatmap on layer %1").arg(window.stateHeatmapState().layer);
@@ -88,6 +100,51 @@ QString mismatch(const MainWindow& window, int i) {
                       .arg(set.value(QStringLiteral("abits")).toInt())
                       .arg(set.value(QStringLiteral("hbits")).toInt())
                       .arg(set.value(QStringLiteral("state_method")).toString());
+  }
+  return {};
+}
+
+// A preview number as the distributions view prints it (views/distributions_view.cpp).
+QString shown(const PreviewSnapshot& p, PreviewFigure f) {
+  const auto two = [](double v) { return QString::fromStdString(views::fmt("%.2f", v)); };
+  const auto one = [](double v) { return QString::fromStdString(views::fmt("%.1f", v)); };
+  switch (f) {
+    case PreviewFigure::AbsmaxCvBefore: return two(p.before.absmax_cv);
+    case PreviewFigure::AbsmaxCvAfter: return two(p.after.absmax_cv);
+    case PreviewFigure::VarCvBefore: return two(p.before.var_cv);
+    case PreviewFigure::VarCvAfter: return two(p.after.var_cv);
+    case PreviewFigure::AbsmaxBefore: return QString::fromStdString(views::num(p.before.absmax));
+    case PreviewFigure::AbsmaxAfter: return QString::fromStdString(views::num(p.after.absmax));
+    case PreviewFigure::SqnrBefore: return one(p.before.error.sqnr_db);
+    case PreviewFigure::SqnrAfter: return one(p.after.error.sqnr_db);
+  }
+  return {};
+}
+
+// Waits for the preview of what the distributions view asks for, then checks the step's quotes
+// against it; returns an empty string or what differs.
+QString quotesMismatch(const MainWindow& window, int i) {
+  const TourStep& s = teachingTourSteps()[static_cast<size_t>(i)];
+  const QString at = QStringLiteral("step %1: ").arg(i + 1);
+  const auto wanted = views::distributions::preview_request(window.distributionsState());
+  const PreviewProcess* preview = window.previewProcess();
+  const auto current = [&] {
+    const PreviewSnapshot* p = preview->snapshot().get();
+    return p && !preview->isRunning() && p->point.str() == wanted.point && p->method == wanted.method &&
+           p->bits == wanted.bits && p->alpha == wanted.alpha;
+  };
+  QElapsedTimer clock;
+  clock.start();
+  while (!current() && clock.elapsed() < 180000) QTest::qWait(50);
+  if (!current()) return at + QStringLiteral("no preview of %1 %2 (%3)").arg(QString::fromStdString(wanted.method),
+                                                                            QString::fromStdString(wanted.point),
+                                                                            QString::fromStdString(preview->preview().status));
+  const PreviewSnapshot& p = *preview->snapshot();
+  if (p.point.str() != "layers.5.out_proj.input" || p.tokens != 2048) return at + QStringLiteral("preview of another point or slice");
+  for (const PreviewQuote& q : s.quotes) {
+    if (!s.text.contains(q.shown)) return at + QStringLiteral("the text does not say %1").arg(q.shown);
+    if (shown(p, q.figure) != q.shown)
+      return at + QStringLiteral("quotes %1 where the view shows %2 (figure %3)").arg(q.shown, shown(p, q.figure)).arg(static_cast<int>(q.figure));
   }
   return {};
 }
@@ -152,12 +209,25 @@ class TestTeachingGui : public QObject {
     QCOMPARE(tour->current(), 0);
 
     const Qt::Key forward[] = {Qt::Key_Right, Qt::Key_PageDown, Qt::Key_Space};
+    QStringList methods;
     for (int i = 0; i < tour->count(); ++i) {
       QCOMPARE(tour->current(), i);
       const QString why = mismatch(window, i);
       QVERIFY2(why.isEmpty(), qPrintable(why));
+      if (tourStepShowsPreview(tour->step())) {
+        methods << tour->step().method;
+        QVERIFY(tour->step().quotes.size() >= 6);  // CVs, absmax and SQNR, before and after
+        const QString wrong = quotesMismatch(window, i);
+        QVERIFY2(wrong.isEmpty(), qPrintable(wrong));
+      }
       QTest::keyClick(&window, forward[i % 3]);
     }
+    QCOMPARE(methods, QStringList({QStringLiteral("smoothquant"), QStringLiteral("hadamard"), QStringLiteral("klt")}));
+    // Back to a step without a method: the view shows the statistics again, no preview runs.
+    tour->go(3);
+    QVERIFY(window.distributionsState().method.empty());
+    QVERIFY(!window.previewProcess()->isRunning());
+    tour->go(tour->count() - 1);
     QCOMPARE(tour->current(), tour->count() - 1);  // Next on the last step stays there
     QTest::keyClick(&window, Qt::Key_Left);
     QCOMPARE(tour->current(), tour->count() - 2);
@@ -290,6 +360,25 @@ class TestTeachingGui : public QObject {
     QVERIFY2(vermillion > 300, qPrintable(QStringLiteral("%1 outlier pixels").arg(vermillion)));
     // No docks on the left: the canvas starts at the window's edge (its background colour).
     QCOMPARE(image.pixelColor(8, 300).name(), QStringLiteral("#1e1f22"));
+
+    // Step 6, Hadamard: the picture waits for the preview, so both sides are drawn: teal
+    // (Palette::activation) histogram and absmax bars in the left half and in the right half.
+    const QString hadamard = dir.filePath(QStringLiteral("tour6.png"));
+    app.start(QCoreApplication::applicationDirPath() + QStringLiteral("/mambascope"),
+              {kDemo, QStringLiteral("--stats"), stats, QStringLiteral("--tour"), QStringLiteral("6"),
+               QStringLiteral("--presentation"), QStringLiteral("--screenshot"), hadamard});
+    QVERIFY(app.waitForFinished(180000));
+    QVERIFY2(app.exitCode() == 0, app.readAllStandardError().constData());
+    const QImage after(hadamard);
+    QCOMPARE(after.size(), QSize(1400, 900));
+    int left = 0, right = 0;
+    for (int y = 0; y < after.height(); ++y)
+      for (int x = 0; x < after.width(); ++x) {
+        const QColor c = after.pixelColor(x, y);
+        if (std::abs(c.red() - 0x2F) < 24 && std::abs(c.green() - 0xA5) < 24 && std::abs(c.blue() - 0x9A) < 24)
+          ++(x < after.width() / 2 ? left : right);
+      }
+    QVERIFY2(left > 2000 && right > 2000, qPrintable(QStringLiteral("teal pixels: %1 left, %2 right").arg(left).arg(right)));
   }
 };
 
