@@ -806,7 +806,8 @@ void MainWindow::drawFrame() {
     // Sequence mode: latest wins (another layer or H replaces the run in flight); off cancels it.
     if (m_stateState.sequence)
       m_sequence->request({m_modelPath, m_options.tokenizer, {}, m_stateState.layer, m_stateState.sequence_tokens,
-                           m_stateState.sequence_hbits});
+                           m_stateState.sequence_hbits, QString::fromStdString(m_stateState.sequence_method),
+                           QString::fromStdString(m_stateState.sequence_variant)});
     else if (m_sequence->isRunning()) m_sequence->stop();
     if (m_stateState.sequence && m_stateState.playing) m_canvas->requestFrames();  // the next step is due by time
     if (m_stateState.user_changed) {

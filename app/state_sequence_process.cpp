@@ -17,6 +17,7 @@ QStringList StateSequenceProcess::arguments(const Request& r, const QString& out
   QStringList args{QStringLiteral("states"), r.model, QStringLiteral("--layer"), QString::number(r.layer),
                    QStringLiteral("--max-tokens"), QString::number(r.maxTokens), QStringLiteral("--hbits"),
                    QString::number(r.hbits), QStringLiteral("--state-method"), r.method, QStringLiteral("--out"), out};
+  if (r.method == QLatin1String("dsq")) args << QStringLiteral("--dsq-variant") << r.dsqVariant;
   if (!r.text.isEmpty()) args << QStringLiteral("--file") << r.text;
   if (!r.tokenizer.isEmpty()) args << QStringLiteral("--tokenizer") << r.tokenizer;
   if (r.threads > 0) args << QStringLiteral("--threads") << QString::number(r.threads);

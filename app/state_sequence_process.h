@@ -31,7 +31,8 @@ class StateSequenceProcess : public QObject {
     int layer = 0;
     int maxTokens = 64;    // the first tokens of the text
     int hbits = 4;
-    QString method = QStringLiteral("dsq");
+    QString method = QStringLiteral("dsq");             // --state-method: dsq, tensor, channel, state
+    QString dsqVariant = QStringLiteral("abs.mean.sqrt");  // --dsq-variant, with dsq only
     int threads = 1;       // one: the UI keeps a core
     bool operator==(const Request&) const = default;
   };

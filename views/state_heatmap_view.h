@@ -33,6 +33,8 @@ struct ViewState {
   bool sequence = false;
   int sequence_tokens = 64;
   int sequence_hbits = 4;
+  std::string sequence_method = "dsq";             // the quantized run's state quantizer: dsq, tensor, channel, state
+  std::string sequence_variant = "abs.mean.sqrt";  // DSQ's scale rule (views/state_sequence_view.h)
   int token = 0;                 // the token whose state is shown
   bool playing = false;
   double last_step_time = 0.0;   // ImGui time of the last automatic step

@@ -267,13 +267,46 @@ void draw_tooltip(const StateSequenceSnapshot& s, const ViewState& state, int64_
 // [SECTION] Entry point
 //-------------------------------------------------------------------------------------------------
 
+// The quantized run's state quantizer (mambascope-cli states --state-method, --dsq-variant): each
+// choice is a new run, latest wins (the app compares the request).
+void draw_quantizer(ViewState& state) {
+  const ImGuiStyle& style = ImGui::GetStyle();
+  ImGui::AlignTextToFramePadding();
+  ImGui::TextDisabled("State quantizer");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(ImGui::CalcTextSize("channel").x + ImGui::GetFrameHeight() + style.FramePadding.x * 2);
+  if (ImGui::BeginCombo("##sequence_method", state.sequence_method.c_str())) {
+    for (const char* m : {"dsq", "tensor", "channel", "state"})
+      if (ImGui::Selectable(m, state.sequence_method == m)) state.sequence_method = m;
+    ImGui::EndCombo();
+  }
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("dsq: a scale per channel and per state (Q-Mamba); tensor, channel, state: one scale vector");
+  if (state.sequence_method != "dsq") return;
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(ImGui::CalcTextSize("abs.mean.sqrt").x + ImGui::GetFrameHeight() + style.FramePadding.x * 2);
+  if (ImGui::BeginCombo("##sequence_variant", state.sequence_variant.c_str())) {
+    for (const char* v : {"abs.max", "abs.max.sqrt", "abs.mean", "abs.mean.sqrt"})
+      if (ImGui::Selectable(v, state.sequence_variant == v)) state.sequence_variant = v;
+    ImGui::EndCombo();
+  }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("How DSQ derives its two scale vectors (abs.mean.sqrt: Q-Mamba's DSQ)");
+}
+
+// Whether the snapshot is the run the view asks for (not one of another layer or quantizer).
+bool is_current(const StateSequenceSnapshot& s, const ViewState& state) {
+  return s.layer == state.layer && s.hbits == state.sequence_hbits && s.state_method == state.sequence_method &&
+         (s.state_method != "dsq" || s.dsq_variant == state.sequence_variant);
+}
+
 void draw_sequence(const Sequence& sequence, ViewState& state) {
+  draw_quantizer(state);
   if (!sequence.status.empty()) {
     ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(sequence.running ? Palette::text_dim : 0xFFE8612C)), "%s",
                        sequence.status.c_str());
   }
   const StateSequenceSnapshot* s = sequence.snapshot.get();
-  if (!s || s->layer != state.layer || s->hbits != state.sequence_hbits) {
+  if (!s || !is_current(*s, state)) {
     if (sequence.status.empty()) ImGui::TextDisabled("The sequence of layer %d is not computed yet.", state.layer);
     return;
   }

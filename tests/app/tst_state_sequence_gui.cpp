@@ -138,6 +138,53 @@ class TestStateSequenceGui : public QObject {
     QCOMPARE(sequence->snapshot()->layer, 5);
   }
 
+  // The state quantizer chosen for the sequence (its combo boxes: method, DSQ variant) reaches
+  // `mambascope-cli states`: its arguments carry it, and the file the run writes (read back as
+  // the snapshot the view draws) records that quantizer.
+  void quantizerChoiceReachesTheCommand() {
+    StateSequenceProcess::Request r;
+    r.model = kModel;
+    r.method = QStringLiteral("tensor");
+    QStringList args = StateSequenceProcess::arguments(r, QStringLiteral("out.safetensors"));
+    QCOMPARE(args.at(args.indexOf(QStringLiteral("--state-method")) + 1), QStringLiteral("tensor"));
+    QVERIFY(!args.contains(QStringLiteral("--dsq-variant")));  // DSQ's alone
+    r.method = QStringLiteral("dsq");
+    r.dsqVariant = QStringLiteral("abs.max");
+    args = StateSequenceProcess::arguments(r, QStringLiteral("out.safetensors"));
+    QCOMPARE(args.at(args.indexOf(QStringLiteral("--dsq-variant")) + 1), QStringLiteral("abs.max"));
+
+    MainWindow::Options options{false, QStringLiteral("state-heatmap")};
+    options.layer = 5;
+    MainWindow window(options);
+    window.resize(1400, 900);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QSignalSpy opened(&window, &MainWindow::modelOpened);
+    QSignalSpy statsOpened(&window, &MainWindow::statsOpened);
+    window.openModel(kModel);
+    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 60000);
+    window.openStats(m_dir.filePath("stats.safetensors"));
+    QTRY_COMPARE_WITH_TIMEOUT(statsOpened.size(), 1, 60000);
+    ImGuiCanvas* canvas = window.canvas();
+    StateSequenceProcess* sequence = window.stateSequenceProcess();
+    window.setStateSequence(true);
+    window.setStateSequenceQuantizer(QStringLiteral("dsq"), QStringLiteral("abs.max"));
+    canvas->renderNow(2);  // the frame asks for the run
+    QVERIFY(sequence->isRunning());
+    QTRY_VERIFY_WITH_TIMEOUT(!sequence->isRunning(), 240000);
+    QVERIFY2(sequence->snapshot(), sequence->sequence().status.c_str());
+    QCOMPARE(sequence->snapshot()->state_method, std::string("dsq"));
+    QCOMPARE(sequence->snapshot()->dsq_variant, std::string("abs.max"));
+
+    window.setStateSequenceQuantizer(QStringLiteral("channel"));
+    canvas->renderNow(2);
+    QVERIFY(sequence->isRunning());  // another quantizer: a new run
+    QTRY_VERIFY_WITH_TIMEOUT(!sequence->isRunning(), 240000);
+    QCOMPARE(sequence->snapshot()->state_method, std::string("channel"));
+    canvas->renderNow(2);
+    QVERIFY(!sequence->isRunning());  // the view has what it asked for: no new run
+  }
+
  private:
   QTemporaryDir m_dir;
 };
