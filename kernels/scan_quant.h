@@ -24,7 +24,7 @@ namespace ms::kernels {
 enum class StateQuantMethod { Tensor, Channel, State, Dsq };
 enum class StateQuantVariant { AbsMax, AbsMaxSqrt, AbsMean, AbsMeanSqrt };
 struct StateQuantPod {
-  int bits = 16;  // 16: no quantization; 2..8
+  int bits = 16;  // 16: no quantization; 2..15 (qmax = 2^(bits-1) - 1 as a float, no table)
   StateQuantMethod method = StateQuantMethod::Dsq;
   StateQuantVariant variant = StateQuantVariant::AbsMeanSqrt;
   bool enabled() const { return bits < 16; }

@@ -11,8 +11,8 @@
 namespace ms {
 
 void ActQuantSpec::validate() const {
-  if (bits != 16 && (bits < 2 || bits > 8))
-    throw UsageError("--abits: " + std::to_string(bits) + " is outside 2..8 (16: no activation quantization)");
+  if (bits < 2 || bits > 16)
+    throw UsageError("--abits: " + std::to_string(bits) + " is outside 2..16 (16: no activation quantization)");
   if (enabled() && scale == ActScale::Static && granularity == ActGranularity::Token)
     throw UsageError("--act-scale static needs --act-granularity tensor (a calibrated scale per "
                      "token does not exist)");

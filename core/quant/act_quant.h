@@ -2,7 +2,8 @@
 // "Quantize": --abits, --act-scale static|dynamic, --act-granularity tensor|token). Symmetric
 // codes, the same rule as the weights' RTN:
 //   s = absmax / (2^(b-1) - 1)  (s = 1 when absmax == 0),  q = clamp(rne(x / s), -2^(b-1), 2^(b-1)-1),
-//   value q·s, computed in fp32 (tensor/tensor division, as rtn.h).
+//   value q·s, computed in fp32 (tensor/tensor division, as rtn.h). Up to 15 bits qmax and every
+//   code (|q| <= 2^14) are exact fp32 integers, and x / s keeps 9 bits below the rounding point.
 // absmax is, per granularity and scale:
 //   dynamic token   max over the channels of each token of x [B, T, C] (one scale per token)
 //   dynamic tensor  max over the whole x of this forward call (one window of text)
@@ -22,12 +23,12 @@ enum class ActScale { Static, Dynamic };
 enum class ActGranularity { Tensor, Token };
 
 struct ActQuantSpec {
-  int bits = 16;  // 16: activations stay float; 2..8 quantize
+  int bits = 16;  // 16: activations stay float; 2..15 quantize
   ActScale scale = ActScale::Dynamic;
   ActGranularity granularity = ActGranularity::Token;
 
   bool enabled() const { return bits < 16; }
-  void validate() const;  // throws UsageError: bits outside 2..8 (or 16), static per token
+  void validate() const;  // throws UsageError: bits outside 2..16, static per token
   std::string describe() const;  // "A8 dynamic token", "A16"
 };
 

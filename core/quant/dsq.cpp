@@ -13,8 +13,8 @@
 namespace ms {
 
 void StateQuantSpec::validate() const {
-  if (bits != 16 && (bits < 2 || bits > 8))
-    throw UsageError("--hbits: " + std::to_string(bits) + " is outside 2..8 (16: no state quantization)");
+  if (bits < 2 || bits > 16)
+    throw UsageError("--hbits: " + std::to_string(bits) + " is outside 2..16 (16: no state quantization)");
 }
 
 std::string StateQuantSpec::describe() const {

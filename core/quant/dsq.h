@@ -14,7 +14,8 @@
 // A zero S_ch,i or S_st,j (an all-zero row or column) becomes 1: its entries are 0 and stay 0.
 // The scales come from the very state being quantized (dynamic): one [R, N] matrix at a time,
 // R = E for Mamba-1 (the whole state of a sequence) and R = P for Mamba-2 (one head). Codes are
-// symmetric in [-qmax, qmax] (Eq. 7 has no zero point). rne = round half to even.
+// symmetric in [-qmax, qmax] (Eq. 7 has no zero point). rne = round half to even. Any width 2..15:
+// qmax = 2^14 - 1 at 15 bits is exact in fp32, as is every code.
 //
 // Not here: where the quantizer runs inside the recurrence (core/engine/scan_ref.h), calibrated
 // (static) state scales (the paper's are dynamic).
@@ -30,12 +31,12 @@ enum class StateMethod { Tensor, Channel, State, Dsq };
 enum class DsqVariant { AbsMax, AbsMaxSqrt, AbsMean, AbsMeanSqrt };
 
 struct StateQuantSpec {
-  int bits = 16;  // 16: the state stays float; 2..8 quantize
+  int bits = 16;  // 16: the state stays float; 2..15 quantize
   StateMethod method = StateMethod::Dsq;
   DsqVariant variant = DsqVariant::AbsMeanSqrt;
 
   bool enabled() const { return bits < 16; }
-  void validate() const;  // throws UsageError: bits outside 2..8 (or 16)
+  void validate() const;  // throws UsageError: bits outside 2..16
   std::string describe() const;  // "H4 dsq abs.mean.sqrt", "H4 channel", "H16"
 };
 

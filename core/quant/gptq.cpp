@@ -102,7 +102,7 @@ GptqResult gptq_quantize(const at::Tensor& w_in, const at::Tensor& h_in, const G
 
   // Codes and values in processing order; un-permuted at the end.
   at::Tensor Q = at::empty({out, in}, at::kFloat);
-  at::Tensor C = at::empty({out, in}, spec.rtn.symmetric ? at::kChar : at::kByte);
+  at::Tensor C = at::empty({out, in}, rtn_code_dtype(spec.rtn));
   std::vector<at::Tensor> group_scales, group_zeros;  // non-static groups, in processing order
   std::vector<int64_t> g_idx(static_cast<size_t>(in));
   std::optional<RtnParams> current;  // the group being rounded (non-static)

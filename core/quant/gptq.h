@@ -53,7 +53,7 @@ struct GptqSpec {
 // Immutable result; everything in the weight's original column order, on the CPU.
 struct GptqResult {
   at::Tensor weight;   // fp32 [out, in]: dequantized values, exactly representable
-  at::Tensor codes;    // [out, in]: int8 (symmetric) or uint8 (asymmetric), RTN's code ranges
+  at::Tensor codes;    // [out, in] of rtn_code_dtype (int8 / uint8; int16 above 8 bits), RTN's code ranges
   at::Tensor scales;   // fp32 [out, groups]; groups = 1 for tensor/channel
   at::Tensor zeros;    // fp32 [out, groups]; undefined when symmetric
   at::Tensor g_idx;    // int64 [in]: the group (column of scales) of each input column

@@ -68,7 +68,7 @@ const char* preview_method_name(PreviewMethod m) {
 }
 
 void PreviewRequest::validate() const {
-  if (bits < 2 || bits > 8) throw UsageError("--bits must be in 2..8, not " + std::to_string(bits));
+  if (bits < 2 || bits > 15) throw UsageError("--bits must be in 2..15, not " + std::to_string(bits));
   const std::string p = point.str();
   if (method == PreviewMethod::Dsq) {
     if (point.site != Site::State) throw UsageError("--method dsq needs a state point (layers.{i}.ssm.state), not " + p);

@@ -41,7 +41,7 @@ const char* preview_method_name(PreviewMethod m);
 struct PreviewRequest {
   QuantPoint point;
   PreviewMethod method = PreviewMethod::Hadamard;
-  int bits = 8;                               // 2..8
+  int bits = 8;                               // 2..15
   double alpha = 0.5;                         // SmoothQuant
   StateMethod baseline = StateMethod::Tensor; // DSQ's comparison
   DsqVariant variant = DsqVariant::AbsMeanSqrt;

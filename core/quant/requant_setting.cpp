@@ -7,11 +7,11 @@ using nlohmann::json;
 
 namespace {
 
-bool bits_ok(int b) { return b == 16 || (b >= 2 && b <= 8); }
+bool bits_ok(int b) { return b >= 2 && b <= 16; }
 
 void check_bits(int b, const std::string& field) {
   if (!bits_ok(b))
-    throw UsageError(field + ": " + std::to_string(b) + " is outside 2..8 (16: stay float)");
+    throw UsageError(field + ": " + std::to_string(b) + " is outside 2..16 (16: stay float)");
 }
 
 int pick(int layer_value, int global) { return layer_value != 0 ? layer_value : global; }

@@ -3,8 +3,8 @@
 // the weight granularity and symmetry, the state method and the activation scale. A setting maps
 // to the specs the quantizers already take (RtnSpec, ActQuantSpec, StateQuantSpec) layer by layer.
 //
-// Bits: the quantizers implement 2..8; 16 means "stay float" (the contract's default for A and H,
-// and here for W too). 9..15 are refused: no quantizer here rounds to them.
+// Bits: the quantizers round to 2..15; 16 means "stay float" (the contract's default for A and H,
+// and here for W too).
 //
 // JSON (one line of the serve protocol), every field optional, defaults as below:
 //   {"id": 7, "wbits": 4, "abits": 16, "hbits": 8, "granularity": "channel" | "tensor" | "group:64",
@@ -45,7 +45,7 @@ struct RequantSetting {
   bool token_detail = true;  // per-token, per-point errors in the result (the click-a-token view)
   std::map<int, LayerBits> layers;
 
-  // Throws UsageError naming the field: bits outside 2..8 and 16, a layer outside 0..n_layer-1,
+  // Throws UsageError naming the field: bits outside 2..16, a layer outside 0..n_layer-1,
   // static per-token activation scales, a bad granularity.
   void validate(int n_layer) const;
 

@@ -62,10 +62,16 @@ at::Tensor expand(const at::Tensor& p) { return p.unsqueeze(-1); }
 }  // namespace
 
 void RtnSpec::validate() const {
-  if (bits < 2 || bits > 8)
-    throw UsageError("RTN bit width must be 2..8, got " + std::to_string(bits));
+  if (bits < 2 || bits > 15)
+    throw UsageError("RTN bit width must be 2..15 (16: weights stay float, not an RTN width), got " +
+                     std::to_string(bits));
   if (granularity == RtnGranularity::Group && group_size < 1)
     throw UsageError("RTN group size must be at least 1, got " + std::to_string(group_size));
+}
+
+at::ScalarType rtn_code_dtype(const RtnSpec& spec) {
+  if (spec.bits > 8) return at::kShort;  // -16384..16383 or 0..32767 at 15 bits
+  return spec.symmetric ? at::kChar : at::kByte;
 }
 
 std::string RtnSpec::granularity_str() const {
@@ -136,11 +142,11 @@ at::Tensor rtn_quantize(const at::Tensor& w, const RtnParams& p) {
   at::Tensor r = at::round(x / expand(p.scales));  // round half to even
   if (p.spec.symmetric) {
     const double q = double(qmax_sym(p.spec.bits));
-    return r.clamp(-q - 1, q).to(at::kChar).reshape({p.out_features, p.in_features});
+    return r.clamp(-q - 1, q).to(rtn_code_dtype(p.spec)).reshape({p.out_features, p.in_features});
   }
   return (r + expand(p.zeros))
       .clamp(0, double(qmax_asym(p.spec.bits)))
-      .to(at::kByte)
+      .to(rtn_code_dtype(p.spec))
       .reshape({p.out_features, p.in_features});
 }
 

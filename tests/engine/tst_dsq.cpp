@@ -1,6 +1,6 @@
 // State quantizers (core/quant/dsq.h): hand-computed exact cases for every method, zero rows and
 // states, and the fast path and the fp64 reference against numpy's fp64 (tests/fixtures/fq, made by
-// gen_fq_fixtures.py) for the four DSQ variants and the three baselines at H4, H6 and H8.
+// gen_fq_fixtures.py) for the four DSQ variants and the three baselines at H4, H6, H8, H12 and H15.
 #include <QtTest>
 
 #include <sstream>
@@ -96,6 +96,19 @@ class TestDsq : public QObject {
     QVERIFY(same(state_fake_quant(s, spec(4, "abs.max")), state_fake_quant(s, spec(4, "channel"))));
   }
 
+  // The same state at the wide widths: M as above, qmax·s/M = [[q, -q, 0, q], [q/2, q/2, -q, q/4]].
+  //   H12 (qmax 2047): 1023.5 ties to even 1024, 511.75 -> 512: values 2048/2047 in row 1.
+  //   H15 (qmax 16383): 8191.5 ties to even 8192, 4095.75 -> 4096: values 16384/16383.
+  void handDsqWide() {
+    const at::Tensor s = t2({{4, -4, 0, 8}, {1, 1, -1, 1}});
+    for (const auto& [bits, e] : {std::pair{12, 2048.0f / 2047.0f}, std::pair{15, 16384.0f / 16383.0f}}) {
+      const at::Tensor want = t2({{4, -4, 0, 8}, {e, e, -1, e}});
+      QVERIFY(same(state_fake_quant(s, spec(bits, "abs.mean.sqrt")), want));
+      QVERIFY(same(state_fake_quant_ref(s, spec(bits, "abs.mean.sqrt")), want));
+      QVERIFY(same(state_fake_quant(s, spec(bits, "state")), want));  // M = [4, 4, 1, 8]: other codes, same values
+    }
+  }
+
   // The baselines on the same state.
   //   tensor: M = 8: 7s/8 = [[3.5, -3.5, 0, 7], [.875, .875, -.875, .875]] -> [[4, -4, 0, 7],
   //           [1, 1, -1, 1]] -> values ·8/7.
@@ -139,11 +152,11 @@ class TestDsq : public QObject {
   }
 
   // numpy fp64 (gen_fq_fixtures.py) vs the fast path and the reference: outliers in a row and a
-  // column, an all-zero row, every method and variant, H4/H6/H8.
+  // column, an all-zero row, every method and variant, H4/H6/H8 and the wide H12/H15.
   void againstNumpy() {
     const at::Tensor s = load_npy("state.npy");  // [2, 3, 8, 16]
     for (const char* m : {"tensor", "channel", "state", "abs.max", "abs.max.sqrt", "abs.mean", "abs.mean.sqrt"}) {
-      for (int bits : {4, 6, 8}) {
+      for (int bits : {4, 6, 8, 12, 15}) {
         const at::Tensor want = load_npy(std::string("state_") + m + "_h" + std::to_string(bits) + ".npy");
         const StateQuantSpec sp = spec(bits, m);
         const QString what = QString("%1 H%2").arg(m).arg(bits);
@@ -181,7 +194,10 @@ class TestDsq : public QObject {
              QString("--state-method: 'minmax' is not one of dsq, tensor, channel, state"));
     QCOMPARE(msg([] { parse_dsq_variant("abs.sqrt"); }),
              QString("--dsq-variant: 'abs.sqrt' is not one of abs.max, abs.max.sqrt, abs.mean, abs.mean.sqrt"));
-    QVERIFY(msg([] { spec(9, "dsq").validate(); }).contains("outside 2..8"));
+    QCOMPARE(msg([] { spec(17, "dsq").validate(); }), QString("--hbits: 17 is outside 2..16 (16: no state quantization)"));
+    QCOMPARE(msg([] { spec(1, "dsq").validate(); }), QString("--hbits: 1 is outside 2..16 (16: no state quantization)"));
+    for (int bits = 2; bits <= 16; ++bits) QCOMPARE(msg([bits] { spec(bits, "dsq").validate(); }), QString());
+    QCOMPARE(QString::fromStdString(spec(12, "abs.mean.sqrt").describe()), QString("H12 dsq abs.mean.sqrt"));
     QVERIFY(msg([] { state_fake_quant(at::ones({4}), spec(4, "dsq")); }).contains("expected [..., R, N]"));
     QCOMPARE(QString::fromStdString(spec(4, "abs.mean.sqrt").describe()), QString("H4 dsq abs.mean.sqrt"));
     QCOMPARE(QString::fromStdString(spec(6, "channel").describe()), QString("H6 channel"));

@@ -137,6 +137,9 @@ class TestGptq : public QObject {
     QTest::newRow("w4 asym group:8 40") << 4 << false << "group:8" << 40 << false;
     QTest::newRow("w2 sym group:16 48 act-order") << 2 << true << "group:16" << 48 << true;
     QTest::newRow("w4 asym 1 column") << 4 << false << "channel" << 1 << false;
+    // The wide widths: int16 codes, the same equality.
+    QTest::newRow("w12 sym channel 33") << 12 << true << "channel" << 33 << false;
+    QTest::newRow("w15 asym group:8 40 act-order") << 15 << false << "group:8" << 40 << true;
   }
   void identityHessianIsRtn() {
     QFETCH(int, bits);

@@ -129,16 +129,19 @@ class TestRequant : public QObject {
   // (one window of 40 tokens = ctx 40), end to end, per point and per weight.
   void weightsOnlyMatchEvaluator_data() {
     QTest::addColumn<QString>("model");
-    QTest::newRow("mamba1") << "mamba1-hf";
-    QTest::newRow("mamba2") << "mamba2-hf";
+    QTest::addColumn<int>("bits");
+    QTest::newRow("mamba1 W4") << "mamba1-hf" << 4;
+    QTest::newRow("mamba2 W4") << "mamba2-hf" << 4;
+    QTest::newRow("mamba1 W12") << "mamba1-hf" << 12;  // a wide width: int16 codes
   }
   void weightsOnlyMatchEvaluator() {
     QFETCH(QString, model);
+    QFETCH(int, bits);
     const Checkpoint ck = open_checkpoint(kFixtures + "/models/" + model.toStdString());
     const at::Tensor ids = batch(fixture_ids(model.toStdString()), 1, 40);
     RequantSession session(ck, EngineOptions{}, ids);
     RequantSetting s;
-    s.wbits = 4;
+    s.wbits = bits;
     s.granularity = "group:4";
     s.symmetric = false;
     const RequantResult r = session.evaluate(s);
@@ -146,7 +149,7 @@ class TestRequant : public QObject {
     Scheme scheme;
     scheme.methods = {"rtn"};
     RtnSpec spec = RtnSpec::with_granularity(RtnSpec{}, "group:4");
-    spec.bits = 4;
+    spec.bits = bits;
     spec.symmetric = false;
     scheme.weights = spec;
     const WeightSet base = WeightSet::from_checkpoint(ck, at::kFloat);
@@ -170,19 +173,28 @@ class TestRequant : public QObject {
     }
   }
 
-  // Global A8 (dynamic per token) and H4 (DSQ) equal PointFakeQuant on every point.
+  // Global A8 (dynamic per token) and H4 (DSQ), and the wide A10 H12, equal PointFakeQuant on
+  // every point.
+  void actStateMatchPointFakeQuant_data() {
+    QTest::addColumn<int>("abits");
+    QTest::addColumn<int>("hbits");
+    QTest::newRow("A8 H4") << 8 << 4;
+    QTest::newRow("A10 H12") << 10 << 12;
+  }
   void actStateMatchPointFakeQuant() {
+    QFETCH(int, abits);
+    QFETCH(int, hbits);
     const Checkpoint ck = open_checkpoint(kFixtures + "/models/mamba1-hf");
     const at::Tensor ids = batch(fixture_ids("mamba1-hf"), 1, 40);
     RequantSession session(ck, EngineOptions{}, ids);
     RequantSetting s;
-    s.abits = 8;
-    s.hbits = 4;
+    s.abits = abits;
+    s.hbits = hbits;
     const RequantResult r = session.evaluate(s);
     ActQuantSpec a;
-    a.bits = 8;
+    a.bits = abits;
     StateQuantSpec h;
-    h.bits = 4;
+    h.bits = hbits;
     const auto model = MambaModel::load(ck, EngineOptions{});
     const std::vector<QuantPoint> pts = activation_points(model->config());
     PointFakeQuant fq(a, h, std::set<QuantPoint>(pts.begin(), pts.end()));
@@ -325,9 +337,37 @@ class TestRequant : public QObject {
 
   void settingValidationAndJson() {
     RequantSetting s;
-    s.abits = 12;
-    QVERIFY_THROWS_EXCEPTION(UsageError, s.validate(2));
+    for (int bits = 2; bits <= 16; ++bits) {  // every width; 16 is float
+      s.wbits = s.abits = s.hbits = bits;
+      s.validate(2);
+    }
+    s.wbits = s.hbits = 16;
+    s.abits = 17;
+    try {
+      s.validate(2);
+      QFAIL("accepted abits 17");
+    } catch (const UsageError& e) {
+      QCOMPARE(QString(e.what()), QString("abits: 17 is outside 2..16 (16: stay float)"));
+    }
     s.abits = 8;
+    s.layers[1].wbits = 1;
+    try {
+      s.validate(2);
+      QFAIL("accepted layers.1.wbits 1");
+    } catch (const UsageError& e) {
+      QCOMPARE(QString(e.what()), QString("layers.1.wbits: 1 is outside 2..16 (16: stay float)"));
+    }
+    s.layers[1].wbits = 12;  // a wide override: a real RTN width; 16 leaves the layer's weights float
+    s.validate(2);
+    QCOMPARE(s.weight_spec(1)->bits, 12);
+    QVERIFY(!s.weight_spec(0));
+    s.layers[1].wbits = 0;
+    s.wbits = 15;
+    s.layers[0].wbits = 16;
+    QCOMPARE(s.weight_spec(1)->bits, 15);
+    QVERIFY(!s.weight_spec(0));
+    s.wbits = 16;
+    s.layers.clear();
     s.layers[2].hbits = 4;
     QVERIFY_THROWS_EXCEPTION(UsageError, s.validate(2));
     s.layers.clear();

@@ -1,7 +1,7 @@
 // RTN (core/quant/rtn.h): exact hand-computed cases (scales, codes, values, ties to even, zero rows,
 // asymmetric zero points, clamping, the degenerate max == min rule), the fast path against the
-// fp64 reference over awkward sizes (1, 7, 33, 1023 columns), every bit width 2..8 and every
-// granularity, and the error messages.
+// fp64 reference over awkward sizes (1, 7, 33, 1023 columns), every bit width 2..15 and every
+// granularity, exact codes at 12 and 15 bits (int16), and the error messages.
 #include <QtTest>
 
 #include <cmath>
@@ -159,6 +159,61 @@ class TestRtn : public QObject {
     QVERIFY(same(rtn_quantize(full, rtn_fit(full, spec(8, false))), full));
   }
 
+  // 12 bits symmetric (Q = 2047), by hand.
+  //   Row 0 has absmax 2047/1024, so s = 1/1024 exactly and the codes are w·1024 rounded half to
+  //   even: [2047, -512, 0.5 -> 0, 1.5 -> 2, -2.5 -> -2].
+  //   Row 1 has absmax 1, s = fl32(1/2047): 0.3·2047 = 614.1 -> 614, -0.7·2047 = -1432.9 -> -1433,
+  //   0.5·2047 = 1023.5 is a tie, and stays one in fp32 (0.5 / fl32(1/2047) = 1023.5): even, 1024.
+  //   The fp64 reference agrees on every code; its row-1 values differ from fp32's by s's rounding.
+  void symmetricTwelveBits() {
+    const float k = 1.0f / 1024.0f;
+    at::Tensor w = t2({{2047 * k, -512 * k, 0.5f * k, 1.5f * k, -2.5f * k},
+                       {1.0f, 0.3f, -0.7f, 0.5f, 0.0f}});
+    RtnParams p = rtn_fit(w, spec(12, true));
+    QCOMPARE(p.scales[0][0].item<float>(), k);
+    QCOMPARE(p.scales[1][0].item<float>(), 1.0f / 2047.0f);
+    at::Tensor q = rtn_quantize(w, p);
+    QCOMPARE(q.scalar_type(), at::kShort);
+    QVERIFY(same(q, t2({{2047, -512, 0, 2, -2}, {2047, 614, -1433, 1024, 0}})));
+    const float s1 = 1.0f / 2047.0f;
+    const at::Tensor values = t2({{2047 * k, -512 * k, 0, 2 * k, -2 * k}, {2047 * s1, 614 * s1, -1433 * s1, 1024 * s1, 0}});
+    QVERIFY(same(rtn_dequantize(q, p), values));
+    QVERIFY(same(rtn_fake_quant(w, spec(12, true)), values));
+    const at::Tensor ref = rtn_fake_quant_ref(w, spec(12, true));
+    QVERIFY(same(ref[0], values[0]));  // s = 2^-10: fp32 and fp64 agree exactly
+    const double s64 = 1.0 / 2047.0;
+    QVERIFY(same(ref[1], t2({{float(2047 * s64), float(614 * s64), float(-1433 * s64), float(1024 * s64), 0}})[0]));
+  }
+
+  // 15 bits, the widest RTN width: int16 codes reach both ends of their ranges without wrapping.
+  //   symmetric (Q = 16383): absmax 16383 -> s = 1, the codes are the values rounded half to even
+  //   (16382.5 -> 16382, -0.5 -> 0).
+  //   asymmetric (0..32767): [0, 32767] -> s = 1, z = 0, codes are the values, 32767 included;
+  //   [-1, 32766] -> s = 1, z = 1: codes 0 and 32767.
+  void fifteenBits() {
+    at::Tensor w = t2({{16383, 16382.5f, -16383, -0.5f, 12345}});
+    at::Tensor q = rtn_quantize(w, rtn_fit(w, spec(15, true)));
+    QCOMPARE(q.scalar_type(), at::kShort);
+    QVERIFY(same(q, t2({{16383, 16382, -16383, 0, 12345}})));
+    at::Tensor full = t2({{0, 32767, 12345, 1}});
+    RtnParams pa = rtn_fit(full, spec(15, false));
+    at::Tensor qa = rtn_quantize(full, pa);
+    QCOMPARE(qa.scalar_type(), at::kShort);
+    QVERIFY(same(qa, full));
+    QVERIFY(same(rtn_dequantize(qa, pa), full));
+    at::Tensor shifted = t2({{-1, 32766, 100}});
+    RtnParams ps = rtn_fit(shifted, spec(15, false));
+    QCOMPARE(ps.zeros.item<float>(), 1.0f);
+    QVERIFY(same(rtn_quantize(shifted, ps), t2({{0, 32767, 101}})));
+    QVERIFY(same(rtn_fake_quant(shifted, spec(15, false)), shifted));
+    QVERIFY(same(rtn_fake_quant_ref(shifted, spec(15, false)), shifted));
+    // Code dtypes by width: one byte up to 8 bits, int16 from 9 on.
+    QCOMPARE(rtn_code_dtype(spec(8, true)), at::kChar);
+    QCOMPARE(rtn_code_dtype(spec(8, false)), at::kByte);
+    QCOMPARE(rtn_code_dtype(spec(9, true)), at::kShort);
+    QCOMPARE(rtn_code_dtype(spec(9, false)), at::kShort);
+  }
+
   // max == min = c: s = |c|, z = -sign(c), code 0, value c exactly (rtn.h).
   void asymmetricDegenerate() {
     at::Tensor w = t2({{0.75f, 0.75f}, {-2, -2}, {0, 0}});
@@ -173,8 +228,9 @@ class TestRtn : public QObject {
   }
 
   // The fast path against the fp64 reference: awkward sizes, every width, every granularity.
-  // Budget: 4e-7·|ref| (fp32 vs fp64 scales, values up to 255·s); a difference of one step s is
-  // allowed only where the fp64 w/s lies within 1e-4 of a tie (fp32 rounding may cross it).
+  // Budget: 4e-7·|ref| (fp32 vs fp64 scales, values up to 32767·s); a difference of one step s is
+  // allowed only where the fp64 w/s lies within 1e-4 + 1e-6·|w/s| of a tie (fp32 rounding may
+  // cross it; w/s reaches 2^15 at 15 bits).
   void againstReference_data() {
     QTest::addColumn<int64_t>("cols");
     QTest::addColumn<QString>("gran");
@@ -195,7 +251,7 @@ class TestRtn : public QObject {
     w.index_put_({2, cols / 2}, 1.7);  // an outlier channel
     if (cols > 1) w[3].abs_();         // an all-positive row: asymmetric z < 0
     w[4].zero_();                      // a zero row
-    for (int bits = 2; bits <= 8; ++bits)
+    for (int bits = 2; bits <= 15; ++bits)
       for (bool sym : {true, false}) {
         const RtnSpec s = spec(bits, sym, gran.toStdString());
         RtnParams p = rtn_fit(w, s);
@@ -216,8 +272,11 @@ class TestRtn : public QObject {
         const int64_t n_bad = bad.sum().item<int64_t>();
         if (n_bad > 0) {
           at::Tensor ratio = w.to(at::kDouble) / step.to(at::kDouble);
-          at::Tensor near_tie = (ratio - ratio.floor() - 0.5).abs() < 1e-4;
-          at::Tensor one_step = (diff - step).abs() <= step * 1e-5;
+          // fp32's w / s is off by a few ulps of |w / s| (up to 2^15 at 15 bits), plus 1e-4.
+          at::Tensor near_tie = (ratio - ratio.floor() - 0.5).abs() < ratio.abs() * 1e-6 + 1e-4;
+          // One step of fp32's s against one of fp64's: the two values q·s differ by the step plus
+          // |q|·(s32 - s64), up to |q|·2^-24 steps, plus q·s's own rounding; |q| is |w / s| here.
+          at::Tensor one_step = (diff - step).abs() <= step * (1e-5 + ratio.abs() * 2.5e-7);
           const bool ok = (bad & ~(near_tie & one_step)).sum().item<int64_t>() == 0;
           if (!ok)
             qWarning("bits %d %s: %lld mismatches, max diff %g, mean diff %g", bits,
@@ -225,8 +284,9 @@ class TestRtn : public QObject {
                      diff.mean().item<double>());
           QVERIFY(ok);
         }
-        // RTN's own promise: within half a step of w wherever nothing is clamped (symmetric).
-        if (sym) QVERIFY(((fast - w).abs() <= step * (0.5 + 1e-6)).all().item<bool>());
+        // RTN's own promise: within half a step of w wherever nothing is clamped (symmetric), up to
+        // q·s's fp32 rounding (two ulps of w: at 15 bits a tie is 2^14 steps from zero).
+        if (sym) QVERIFY(((fast - w).abs() <= step * (0.5 + 1e-6) + w.abs() * 2.4e-7).all().item<bool>());
       }
   }
 
@@ -251,7 +311,11 @@ class TestRtn : public QObject {
     QVERIFY_THROWS_EXCEPTION(InputError, rtn_fit(w, spec(4, true, "group:5")));
     QVERIFY_THROWS_EXCEPTION(InputError, rtn_fake_quant_ref(w, spec(4, true, "group:5")));
     QVERIFY_THROWS_EXCEPTION(UsageError, rtn_fit(w, spec(1, true)));
-    QVERIFY_THROWS_EXCEPTION(UsageError, rtn_fit(w, spec(9, true)));
+    QVERIFY_THROWS_EXCEPTION(UsageError, rtn_fit(w, spec(16, true)));
+    QCOMPARE(error_of([&] { rtn_fit(w, spec(16, false)); }),
+             QString("RTN bit width must be 2..15 (16: weights stay float, not an RTN width), got 16"));
+    QCOMPARE(error_of([&] { spec(1, true).validate(); }),
+             QString("RTN bit width must be 2..15 (16: weights stay float, not an RTN width), got 1"));
     QVERIFY_THROWS_EXCEPTION(UsageError, spec(4, true, "group:0"));
     QVERIFY_THROWS_EXCEPTION(UsageError, spec(4, true, "group:x"));
     QVERIFY_THROWS_EXCEPTION(UsageError, spec(4, true, "group:"));

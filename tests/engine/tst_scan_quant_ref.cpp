@@ -224,7 +224,7 @@ class TestScanQuantRef : public QObject {
     at::Tensor s = at::randn({3, 37, 5}) * at::pow(10.0, at::randint(-3, 3, {3, 37, 5}).to(at::kFloat));
     s.select(1, 4).zero_();
     s.select(2, 2).zero_();
-    for (int bits : {2, 4, 8})
+    for (int bits : {2, 4, 8, 12, 15})
       for (const Quantizer& q : quantizers(bits)) {
         at::Tensor got = s.clone();
         for (int64_t m = 0; m < 3; ++m)
@@ -253,7 +253,7 @@ class TestScanQuantRef : public QObject {
 
   void mamba1_quantized_equals_scan_ref() {
     const Inputs in = mamba1_inputs(2, 13, 37, 5);
-    for (int bits : {4, 8})
+    for (int bits : {4, 8, 12})
       for (const Quantizer& q : quantizers(bits)) check_quantized(in, q, "mamba1 E37 N5");
     const Inputs wide = mamba1_inputs(1, 9, 33, 16);
     for (const Quantizer& q : quantizers(8)) check_quantized(wide, q, "mamba1 E33 N16");
@@ -262,7 +262,7 @@ class TestScanQuantRef : public QObject {
   void mamba2_quantized_equals_scan_ref() {
     for (int64_t G : {1, 3}) {
       const Inputs in = mamba2_inputs(2, 13, 3, 7, 5, G);
-      for (int bits : {4, 8})
+      for (int bits : {4, 8, 12})
         for (const Quantizer& q : quantizers(bits))
           check_quantized(in, q, G == 1 ? "mamba2 H3 P7 N5 G1" : "mamba2 H3 P7 N5 G3");
     }
