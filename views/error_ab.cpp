@@ -31,9 +31,13 @@ std::shared_ptr<const Comparison> compare(std::shared_ptr<const Snapshot> a, std
   }
   for (const PointRow& pb : b->points) {
     double a_db = std::nan("");
-    for (const PointRow& pa : a->points)
-      if (pa.name == pb.name) a_db = pa.sqnr_db;
-    c->points.push_back({pb.name, pb.layer, a_db, pb.sqnr_db});
+    int a_row = -1;
+    for (std::size_t i = 0; i < a->points.size(); ++i)
+      if (a->points[i].name == pb.name) {
+        a_db = a->points[i].sqnr_db;
+        a_row = static_cast<int>(i);
+      }
+    c->points.push_back({pb.name, pb.layer, a_db, pb.sqnr_db, pb.state, a_row});
   }
   c->table = error_ab_table(*a, *b);
   c->a_label = std::move(a_label);
@@ -41,6 +45,28 @@ std::shared_ptr<const Comparison> compare(std::shared_ptr<const Snapshot> a, std
   c->a = std::move(a);
   c->b = std::move(b);
   return c;
+}
+
+std::vector<AbTokenPoint> points_at_token(const Comparison& c, int token) {
+  std::vector<AbTokenPoint> out;
+  const Snapshot& a = *c.a;
+  const Snapshot& b = *c.b;
+  const int tokens = b.windows * b.window_length;
+  // Both answer the same cached batch; a mismatch (another model's A) shows nothing, not wrong pairs.
+  if (token < 0 || token >= tokens || a.windows * a.window_length != tokens) return out;
+  const auto at = [token, tokens](const Snapshot& s, std::size_t row) {
+    return static_cast<double>(s.token_sqnr[row * static_cast<std::size_t>(tokens) + static_cast<std::size_t>(token)]);
+  };
+  if (b.token_sqnr.size() != b.points.size() * static_cast<std::size_t>(tokens) ||
+      a.token_sqnr.size() != a.points.size() * static_cast<std::size_t>(tokens))
+    return out;
+  for (std::size_t i = 0; i < c.points.size(); ++i) {
+    const AbPoint& p = c.points[i];
+    const double a_db = p.a_row >= 0 ? at(a, static_cast<std::size_t>(p.a_row)) : std::nan("");
+    const double b_db = at(b, i);
+    out.push_back({p.name, p.layer, p.state, a_db, b_db, ab_delta(a_db, b_db)});
+  }
+  return out;
 }
 
 }  // namespace ms::views::error

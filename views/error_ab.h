@@ -3,7 +3,8 @@
 // difference is the schemes' own. Built once per new A or B (app/quant_panel.cpp), the
 // Comparison holds what the error view draws in A/B mode: the two snapshots, their short labels,
 // per-layer worst values side by side, the end-to-end metrics with B − A, and the A/B table (the
-// same rows File › Export Table as CSV writes). Plain C++: no ImGui, no Qt.
+// same rows File › Export Table as CSV writes); a clicked token's per-point values of both come
+// from points_at_token. Plain C++: no ImGui, no Qt.
 //
 // Δ is always B − A, computed once here. Where both sides are exact (SQNR +inf) Δ is 0: nothing
 // changed (IEEE's inf − inf would be NaN); where one side alone is exact, Δ is ±inf.
@@ -34,6 +35,8 @@ struct AbPoint {  // an activation or state point (B's order), its SQNR under A 
   std::string name;
   int layer = 0;
   double a_db = 0, b_db = 0;
+  bool state = false;  // ssm.state (else a Linear input)
+  int a_row = -1;      // its row in A's points (-1: absent), for A's per-token values
 };
 
 struct Comparison {
@@ -47,6 +50,18 @@ struct Comparison {
 
 // B − A with the exact-side rule above.
 double ab_delta(double a, double b);
+
+// One point's SQNR at one token of the batch under A and B, and Δ = B − A (ab_delta).
+struct AbTokenPoint {
+  std::string name;
+  int layer = 0;
+  bool state = false;
+  double a_db = 0, b_db = 0, delta = 0;  // a_db NaN where A lacks the point
+};
+// Every point (B's order) at token `token` of the cached batch: the two snapshots' token_sqnr,
+// looked up, not recomputed. Empty when either side has no per-token values, the batches differ
+// in size, or the token is outside the batch.
+std::vector<AbTokenPoint> points_at_token(const Comparison& c, int token);
 
 std::shared_ptr<const Comparison> compare(std::shared_ptr<const Snapshot> a, std::shared_ptr<const Snapshot> b,
                                           std::string a_label, std::string b_label);

@@ -283,15 +283,45 @@ void draw_ab_header(const Comparison& c, ViewState& state) {
   ImGui::AlignTextToFramePadding();
   ImGui::TextDisabled("Bars");
   ImGui::SameLine();
+  const bool token = state.selected_token >= 0;  // draw() keeps it only where both sides have per-token values
+  if (token) ImGui::BeginDisabled();
   if (ImGui::RadioButton("per layer", !state.per_point)) state.per_point = false;
   ImGui::SameLine();
   if (ImGui::RadioButton("per point", state.per_point)) state.per_point = true;
+  if (token) ImGui::EndDisabled();
   ImGui::SameLine(0.0f, 24.0f);
-  ImGui::TextDisabled("Pin, swap and clear A in the Quantization dock; the text below shows B.");
+  if (token) {
+    const std::string& piece = c.b->pieces[static_cast<size_t>(state.selected_token)];
+    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kSelected)),
+                       "token %d «%s»: each point's SQNR at this token under A and B, Δ = B − A", state.selected_token,
+                       piece.c_str());
+    ImGui::SameLine();
+    if (ImGui::SmallButton("Whole batch")) state.selected_token = -1;
+  } else {
+    ImGui::TextDisabled("Click a token below to compare A and B at it; pin, swap and clear A in the Quantization dock.");
+  }
+}
+
+std::string delta_db_text(double d) {
+  if (std::isnan(d)) return "—";
+  if (d == 0.0) return "=";
+  if (std::isinf(d)) return d > 0 ? "+inf" : "-inf";
+  return fmt("%+.1f dB", d);
 }
 
 void draw_ab_bars(const Comparison& c, const ViewState& state, ImVec2 pos, ImVec2 size) {
   std::vector<std::vector<Bar>> groups;
+  if (state.selected_token >= 0) {  // one token: each point under A and B, Δ in the tooltip titles
+    std::vector<int> layer_of;
+    for (const AbTokenPoint& p : points_at_token(c, state.selected_token)) {
+      layer_of.push_back(p.layer);
+      const std::string delta = "  (Δ B − A " + delta_db_text(p.delta) + ")";
+      groups.push_back({{p.a_db, kColourA, "A: " + p.name + delta}, {p.b_db, kColourB, "B: " + p.name + delta}});
+    }
+    draw_bar_groups(groups, "point index at the selected token (layer by layer, forward order; amber: A, blue: B)", pos, size,
+                    layer_of);
+    return;
+  }
   if (state.per_point) {
     std::vector<int> layer_of;
     for (const AbPoint& p : c.points) {
@@ -311,6 +341,36 @@ void draw_ab_bars(const Comparison& c, const ViewState& state, ImVec2 pos, ImVec
   }
   draw_bar_groups(groups, "layer (amber: A, blue: B; solid: worst activation or state point, faint: worst weight; grey: exact)",
                   pos, size);
+}
+
+// A clicked token: point, A's and B's SQNR at it, Δ = B − A.
+void draw_ab_token_table(const Comparison& c, int token, ImVec2 size) {
+  const ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV |
+                                ImGuiTableFlags_SizingStretchProp;
+  if (!ImGui::BeginTable("##ab_token", 4, flags, size)) return;
+  ImGui::TableSetupScrollFreeze(0, 1);
+  const std::string at = " at token " + std::to_string(token);
+  ImGui::TableSetupColumn("point", ImGuiTableColumnFlags_WidthStretch, 3.0f);
+  ImGui::TableSetupColumn(("SQNR A (dB)" + at).c_str(), ImGuiTableColumnFlags_WidthStretch, 1.2f);
+  ImGui::TableSetupColumn(("SQNR B (dB)" + at).c_str(), ImGuiTableColumnFlags_WidthStretch, 1.2f);
+  ImGui::TableSetupColumn("Δ SQNR (dB)", ImGuiTableColumnFlags_WidthStretch, 1.2f);
+  ImGui::TableHeadersRow();
+  ImGui::PushFont(theme().mono);
+  for (const AbTokenPoint& p : points_at_token(c, token)) {
+    ImGui::TableNextRow();
+    ImGui::TableNextColumn();
+    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(point_colour(p.state))), "%s", p.name.c_str());
+    ImGui::TableNextColumn();
+    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kColourA)), "%s",
+                       std::isnan(p.a_db) ? "—" : db_text(p.a_db).c_str());
+    ImGui::TableNextColumn();
+    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(im_colour(kColourB)), "%s", db_text(p.b_db).c_str());
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(delta_db_text(p.delta).c_str());
+  }
+  ImGui::PopFont();
+  ImGui::EndTable();
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", kSameBatch);
 }
 
 void draw_ab_table(const Comparison& c, ImVec2 size) {
@@ -347,7 +407,7 @@ void draw_ab_table(const Comparison& c, ImVec2 size) {
 // [SECTION] Tokens coloured by KL
 //-------------------------------------------------------------------------------------------------
 
-void draw_tokens(const Snapshot& s, ViewState& state, ImVec2 size) {
+void draw_tokens(const Snapshot& s, ViewState& state, ImVec2 size, bool ab) {
   const float legend_w = 110.0f;
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   const plot::Axis scale{std::max(1e-6, s.kl_scale_max * 1e-3), std::max(2e-6, double(s.kl_scale_max)), plot::Scale::Log};
@@ -401,7 +461,8 @@ void draw_tokens(const Snapshot& s, ViewState& state, ImVec2 size) {
     const float kl = s.token_kl[static_cast<size_t>(hovered)];
     if (std::isfinite(kl)) ImGui::Text("KL of predicting it: %s nats", fmt("%.6g", kl).c_str());
     else ImGui::TextDisabled("first token of its window: nothing predicts it");
-    ImGui::TextDisabled("click: each point's SQNR at this token");
+    ImGui::TextDisabled("%s", ab ? "click: each point's SQNR at this token under A and B, and Δ = B − A"
+                                 : "click: each point's SQNR at this token");
     ImGui::EndTooltip();
     if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) state.selected_token = hovered == state.selected_token ? -1 : hovered;
   }
@@ -417,7 +478,8 @@ void draw_tokens(const Snapshot& s, ViewState& state, ImVec2 size) {
 void draw(const Snapshot& live, ViewState& state, const Comparison* ab) {
   const Snapshot& s = ab ? *ab->b : live;
   if (state.selected_token >= static_cast<int>(s.pieces.size())) state.selected_token = -1;
-  if (ab) state.selected_token = -1;  // per-token bars are single-scheme: A/B shows whole-batch values
+  // A/B at a token needs both sides' per-token values on the same batch.
+  if (ab && state.selected_token >= 0 && points_at_token(*ab, state.selected_token).empty()) state.selected_token = -1;
   if (ab) draw_ab_header(*ab, state);
   else draw_header(s, state);
   ImGui::Spacing();
@@ -429,13 +491,14 @@ void draw(const Snapshot& live, ViewState& state, const Comparison* ab) {
   else draw_bars(s, state, pos, ImVec2(avail.x, bars_h));
   ImGui::Dummy(ImVec2(avail.x, bars_h));
   ImGui::Spacing();
-  if (ab) draw_ab_table(*ab, ImVec2(avail.x, table_h));
+  if (ab && state.selected_token >= 0) draw_ab_token_table(*ab, state.selected_token, ImVec2(avail.x, table_h));
+  else if (ab) draw_ab_table(*ab, ImVec2(avail.x, table_h));
   else draw_table(s, ImVec2(avail.x, table_h));
   ImGui::Spacing();
   ImGui::TextDisabled(ab ? "The cached batch, each token coloured by B's KL divergence of predicting it (float vs B):"
                          : "The cached batch, each token coloured by the KL divergence of predicting it (float vs quantized):");
   const float rest = std::max(120.0f, ImGui::GetContentRegionAvail().y);
-  draw_tokens(s, state, ImVec2(avail.x, rest));
+  draw_tokens(s, state, ImVec2(avail.x, rest), ab != nullptr);
 }
 
 }  // namespace ms::views::error

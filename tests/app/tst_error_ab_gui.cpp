@@ -11,9 +11,15 @@
 //   - a workspace keeps A's setting: opened again, A's result is asked for again and pinned (the
 //     same numbers), and the controls are B's setting again;
 //   - under a real GL context: the shortcut Ctrl+Shift+A pins, and a picture of the view in A/B
-//     mode is written ($MAMBASCOPE_AB_SCREENSHOT, else a temporary file): amber A and blue B bars.
+//     mode is written ($MAMBASCOPE_AB_SCREENSHOT, else a temporary file): amber A and blue B bars;
+//   - a click on a token of the text strip in A/B mode (through the ImGui input queue) selects it
+//     and stays selected: every point's SQNR at that token under A and under B, and Δ = B − A, are
+//     the two results' per-token values exactly; Clear A keeps the token for the single scheme.
 // Needs the built CLI (`mambascope-cli requant-serve`) and the extracted texts.
 #include <QComboBox>
+#include <QDir>
+#include <QImage>
+#include <QMouseEvent>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -351,6 +357,69 @@ class TestErrorAbGui : public QObject {
     // Ctrl+Shift+Backspace clears A.
     QTest::keyClick(&window, Qt::Key_Backspace, Qt::ControlModifier | Qt::ShiftModifier);
     QTRY_VERIFY_WITH_TIMEOUT(!panel->comparison(), 5000);
+  }
+
+  void clickATokenComparesAAndB() {
+    if (qEnvironmentVariableIsEmpty("DISPLAY") || QGuiApplication::platformName() == QLatin1String("offscreen"))
+      QSKIP("no DISPLAY: the GL canvas needs X (run the tests under xvfb-run -a -s '-screen 0 1600x1000x24')");
+    MainWindow window(MainWindow::Options{false, QStringLiteral("error")});
+    QVERIFY(test::show_window(window) && test::open_model(window, kDemo));
+    QuantPanel* panel = window.quantPanel();
+    QVERIFY(test::wait_for_latest(panel));
+    QVERIFY(panel->pinA());  // A: W4 A8 H8 dsq
+    panel->stateMethodBox()->setCurrentIndex(panel->stateMethodBox()->findData(QStringLiteral("tensor")));
+    panel->bitsSlider('H')->setValue(QuantPanel::positionOf(4));
+    QVERIFY(test::wait_for_latest(panel));
+    const auto c = panel->comparison();
+    QVERIFY(c && c->b_label == "B: W4 A8 H4 tensor");
+    ImGuiCanvas* canvas = window.canvas();
+    canvas->renderNow(3);
+    QCOMPARE(window.errorState().selected_token, -1);
+    // As tst_error_gui: a click a little above the canvas's bottom, left of the legend, lands on a
+    // token of the strip (tried at a few heights: a click can fall between tokens or lines).
+    for (int dy = 40; dy <= 120 && window.errorState().selected_token < 0; dy += 9) {
+      const QPoint at(canvas->width() / 4, canvas->height() - dy);
+      QMouseEvent move(QEvent::MouseMove, QPointF(at), QPointF(canvas->mapToGlobal(at)), Qt::NoButton, Qt::NoButton,
+                       Qt::NoModifier);
+      QCoreApplication::sendEvent(canvas, &move);
+      canvas->renderNow(2);
+      QTest::mousePress(canvas, Qt::LeftButton, {}, at);
+      canvas->renderNow(2);
+      QTest::mouseRelease(canvas, Qt::LeftButton, {}, at);
+      canvas->renderNow(2);
+    }
+    const int token = window.errorState().selected_token;
+    QVERIFY2(token > 0, "no token selected by the clicks in A/B mode");
+    canvas->renderNow(2);
+    QCOMPARE(window.errorState().selected_token, token);  // A/B keeps it (it used to drop it)
+
+    // What the bars and the token table show: each point at that token, from both results' data.
+    const int tokens = c->b->windows * c->b->window_length;
+    QCOMPARE(c->a->windows * c->a->window_length, tokens);
+    const auto rows = views::error::points_at_token(*c, token);
+    QCOMPARE(rows.size(), c->b->points.size());
+    int differ = 0;
+    for (size_t p = 0; p < rows.size(); ++p) {
+      const auto& r = rows[p];
+      QCOMPARE(r.name, c->b->points[p].name);
+      QCOMPARE(r.name, c->a->points[p].name);  // one model, one order
+      const double a = c->a->token_sqnr[p * size_t(tokens) + size_t(token)];
+      const double b = c->b->token_sqnr[p * size_t(tokens) + size_t(token)];
+      QVERIFY2(r.a_db == a && r.b_db == b, r.name.c_str());
+      if (std::isinf(a) && std::isinf(b)) QCOMPARE(r.delta, 0.0);
+      else QVERIFY2(r.delta == b - a, r.name.c_str());
+      if (r.state && r.delta != 0.0) ++differ;
+    }
+    QVERIFY(differ > 0);  // H4 per tensor against H8 DSQ moves the states at this token
+    qInfo("token %d: %zu points, %d states differ; %s A %.3f dB, B %.3f dB", token, rows.size(), differ,
+          rows[4].name.c_str(), rows[4].a_db, rows[4].b_db);
+    QCOMPARE(window.exportView(QDir::temp().filePath(QStringLiteral("mambascope-error-ab-token.png"))), QString());
+
+    // Clear A: the single-scheme view keeps the token.
+    panel->clearAButton()->click();
+    canvas->renderNow(2);
+    QVERIFY(!panel->comparison());
+    QCOMPARE(window.errorState().selected_token, token);
   }
 };
 
