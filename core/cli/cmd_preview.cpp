@@ -49,7 +49,7 @@ Runner register_preview(CLI::App& app) {
   cmd->add_option("--file", a->file, "UTF-8 calibration text (default: the shipped Austen text)");
   cmd->add_option("--max-tokens", a->max_tokens, "Tokens from the start of the text")->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  cmd->add_option("--bits", a->bits, "Bit width of the quantizer whose error is shown (2..8)")->capture_default_str();
+  cmd->add_option("--bits", a->bits, "Bit width of the quantizer whose error is shown (2..15)")->capture_default_str();
   cmd->add_option("--alpha", a->alpha, "SmoothQuant's migration strength")->capture_default_str();
   cmd->add_option("--baseline", a->baseline, "dsq: the state quantizer DSQ is compared with (tensor|channel|state)")
       ->capture_default_str();

@@ -135,8 +135,9 @@ Runner register_quantize(CLI::App& app) {
                                          "(integer codes + scales, README \"Export formats\") or gguf "
                                          "(model.gguf for llama.cpp; needs --gguf-type)")
       ->required()->check(CLI::IsMember({"hf", "packed", "gguf"}));
-  cmd->add_option("--wbits", a->wbits, "Weight bits, 2..8")->capture_default_str()
-      ->check(CLI::Range(2, 8));
+  cmd->add_option("--wbits", a->wbits, "Weight bits, 2..15 (--format packed: 2..8; 16 is refused: "
+                                       "the weights would stay float)")
+      ->capture_default_str()->check(CLI::Range(2, 15));
   cmd->add_option("--abits", a->abits, "Activation bits (16: none; not storable in --format hf)")
       ->capture_default_str()->check(CLI::Range(2, 16));
   cmd->add_option("--hbits", a->hbits, "SSM state bits (16: none; not storable in --format hf)")
@@ -183,6 +184,7 @@ Runner register_quantize(CLI::App& app) {
       throw UsageError("--format gguf needs --gguf-type f16, q8_0 or q4_0");
     if (a->format == "packed" && !a->gguf_type.empty())
       throw UsageError("--gguf-type applies to --format gguf (or hf, to emulate it), not to packed");
+    if (a->format == "packed") check_packed_bits(a->wbits);  // before any work: 9..15 go to hf
     const std::optional<GgmlType> gguf_type =
         a->gguf_type.empty() ? std::nullopt : std::optional(parse_gguf_type(a->gguf_type));
     std::vector<std::string> dropped;

@@ -49,7 +49,7 @@ Runner register_states(CLI::App& app) {
   cmd->add_option("--layer", a->layer, "Layer whose state is recorded (0-based)")->required();
   cmd->add_option("--max-tokens", a->max_tokens, "Tokens from the start of the text (keeps the file small)")
       ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{4096}));
-  cmd->add_option("--hbits", a->hbits, "State bits of the quantized run (2..8, or 16 = float)")->capture_default_str();
+  cmd->add_option("--hbits", a->hbits, "State bits of the quantized run (2..15, or 16 = float)")->capture_default_str();
   cmd->add_option("--state-method", a->method, "State quantizer: dsq | tensor | channel | state")->capture_default_str();
   cmd->add_option("--dsq-variant", a->variant, "dsq: abs.max|abs.max.sqrt|abs.mean|abs.mean.sqrt")->capture_default_str();
   cmd->add_option("--out", a->out, "Output .safetensors file (written atomically)")->required();

@@ -49,6 +49,12 @@ at::Tensor tensor_of(const TensorView& v) {
 
 }  // namespace
 
+void check_packed_bits(int bits) {
+  if (bits < 2 || bits > 8)
+    throw UsageError("--format packed stores 2..8-bit codes, not --wbits " + std::to_string(bits) +
+                     ": use --format hf (any width 2..15, stored dequantized)");
+}
+
 void PackedLinear::validate(const std::string& name) const {
   if (bits < 2 || bits > 8) throw InputError(name, "bits must be 2..8, got " + std::to_string(bits));
   if (!codes.defined() || codes.dim() != 2) throw InputError(name, "codes must be [out, in]");
@@ -139,6 +145,7 @@ std::vector<WeightError> write_packed_checkpoint(const Checkpoint& ck, const Rtn
                                                  const std::function<bool(int64_t, int64_t)>& progress,
                                                  const std::map<std::string, PackedLinear>* precomputed) {
   spec.validate();
+  check_packed_bits(spec.bits);
   std::vector<std::string> order;
   for (int64_t i = 0; i < ck.config.n_layer; ++i)
     for (Module m : modules) {

@@ -47,6 +47,11 @@ struct PackedLinear {
   void validate(const std::string& name) const;  // shapes, dtypes, code ranges; InputError naming `name`
 };
 
+// The packed layout holds 2..8-bit codes; RTN also rounds to 9..15. Throws a one-line UsageError
+// naming the limit and the alternative (--format hf) for any other width; quantize calls it
+// before it starts, write_packed_checkpoint again.
+void check_packed_bits(int bits);
+
 // codes [out, in] -> qweight as laid out above (uint8 [out, ceil(in/2)] for bits <= 4).
 at::Tensor pack_codes(const at::Tensor& codes, int bits, bool symmetric);
 // qweight -> codes [out, in] (int8 or uint8). `in` recovers an odd width.

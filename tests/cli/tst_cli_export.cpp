@@ -231,6 +231,9 @@ class TestCliExport : public QObject {
     };
     refused({"--format", "gguf"}, 2, "--gguf-type");
     refused({"--format", "packed", "--gguf-type", "q8_0"}, 2, "--gguf-type");
+    // The packed layout holds 2..8-bit codes; wider RTN goes to --format hf, and the line says so.
+    refused({"--format", "packed", "--wbits", "12"}, 2,
+            "--format packed stores 2..8-bit codes, not --wbits 12: use --format hf (any width 2..15, stored dequantized)");
     refused({"--format", "gguf", "--gguf-type", "q5_0"}, 2, "--gguf-type");
     refused({"--format", "gguf", "--gguf-type", "q4_0", "--abits", "8"}, 2, "--weights-only");
     refused({"--format", "hf", "--gguf-type", "q4_0", "--modules", "conv1d"}, 2, "conv1d");
