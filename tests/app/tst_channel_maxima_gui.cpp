@@ -14,6 +14,7 @@
 #include "app/structure_model.h"
 #include "tiny_model.h"
 #include "tiny_stats.h"
+#include "window_fixture.h"
 
 using namespace ms;
 using namespace ms::app;
@@ -34,15 +35,7 @@ class TestChannelMaximaGui : public QObject {
     MainWindow::Options options{false, QStringLiteral("channel-maxima")};
     options.layer = 0;
     MainWindow window(options);
-    window.resize(1400, 900);
-    window.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&window));
-    QSignalSpy opened(&window, &MainWindow::modelOpened);
-    QSignalSpy statsOpened(&window, &MainWindow::statsOpened);
-    window.openModel(m_dir.filePath(QStringLiteral("m1")));
-    QTRY_COMPARE(opened.size(), 1);
-    window.openStats(m_dir.filePath(QStringLiteral("s.safetensors")));
-    QTRY_COMPARE(statsOpened.size(), 1);
+    QVERIFY(test::open_window_with_stats(window, m_dir.filePath(QStringLiteral("m1")), m_dir.filePath(QStringLiteral("s.safetensors"))));
     QCOMPARE(window.channelMaximaState().layer, 0);
     ImGuiCanvas* canvas = window.canvas();
     canvas->renderNow(3);

@@ -42,6 +42,7 @@
 #include "app/screenshot_runner.h"
 #include "views/error_ab.h"
 #include "views/tables.h"
+#include "window_fixture.h"
 
 using namespace ms;
 using namespace ms::app;
