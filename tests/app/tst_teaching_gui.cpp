@@ -361,16 +361,18 @@ class TestTeachingGui : public QObject {
     // No docks on the left: the canvas starts at the window's edge (its background colour).
     QCOMPARE(image.pixelColor(8, 300).name(), QStringLiteral("#1e1f22"));
 
-    // Step 6, Hadamard: the picture waits for the preview, so both sides are drawn: teal
-    // (Palette::activation) histogram and absmax bars in the left half and in the right half.
+    // Step 6, Hadamard, at a projector's 1920x1080 (the before/after plots need the height that
+    // 1.75x fonts and the narration leave there): the picture waits for the preview, so both sides
+    // are drawn: teal (Palette::activation) histogram bars in the left half and in the right half.
     const QString hadamard = dir.filePath(QStringLiteral("tour6.png"));
     app.start(QCoreApplication::applicationDirPath() + QStringLiteral("/mambascope"),
               {kDemo, QStringLiteral("--stats"), stats, QStringLiteral("--tour"), QStringLiteral("6"),
-               QStringLiteral("--presentation"), QStringLiteral("--screenshot"), hadamard});
+               QStringLiteral("--presentation"), QStringLiteral("--size"), QStringLiteral("1920x1080"),
+               QStringLiteral("--screenshot"), hadamard});
     QVERIFY(app.waitForFinished(180000));
     QVERIFY2(app.exitCode() == 0, app.readAllStandardError().constData());
     const QImage after(hadamard);
-    QCOMPARE(after.size(), QSize(1400, 900));
+    QCOMPARE(after.size(), QSize(1920, 1080));
     int left = 0, right = 0;
     for (int y = 0; y < after.height(); ++y)
       for (int x = 0; x < after.width(); ++x) {
