@@ -38,9 +38,11 @@ RECIPES=(
   "error-view.png|demo-mamba|error|"
 )
 # Pictures beyond one per view (not in --list, so not bound to the guide's per-view check): the
-# teaching tour's step 2 in presentation mode, at a projector's size.
+# teaching tour's steps 2 (outlier) and 6 (Hadamard's before/after) in presentation mode, at a
+# projector's size.
 EXTRA=(
   "teaching-tour.png|demo-mamba|channel-maxima|--tour 2 --presentation --size 1920x1080"
+  "teaching-tour-hadamard.png|demo-mamba|distributions|--tour 6 --presentation --size 1920x1080"
 )
 pictures=()   # the recipes of the views the application lists, plus a default for views without one
 for v in $views; do
