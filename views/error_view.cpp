@@ -349,11 +349,11 @@ void draw_ab_token_table(const Comparison& c, int token, ImVec2 size) {
                                 ImGuiTableFlags_SizingStretchProp;
   if (!ImGui::BeginTable("##ab_token", 4, flags, size)) return;
   ImGui::TableSetupScrollFreeze(0, 1);
-  const std::string at = " at token " + std::to_string(token);
-  ImGui::TableSetupColumn("point", ImGuiTableColumnFlags_WidthStretch, 3.0f);
-  ImGui::TableSetupColumn(("SQNR A (dB)" + at).c_str(), ImGuiTableColumnFlags_WidthStretch, 1.2f);
-  ImGui::TableSetupColumn(("SQNR B (dB)" + at).c_str(), ImGuiTableColumnFlags_WidthStretch, 1.2f);
-  ImGui::TableSetupColumn("Δ SQNR (dB)", ImGuiTableColumnFlags_WidthStretch, 1.2f);
+  const std::string at = " at token " + std::to_string(token);  // short: the column is narrow
+  ImGui::TableSetupColumn(("point (SQNR" + at + ")").c_str(), ImGuiTableColumnFlags_WidthStretch, 3.0f);
+  ImGui::TableSetupColumn("A", ImGuiTableColumnFlags_WidthStretch, 1.2f);
+  ImGui::TableSetupColumn("B", ImGuiTableColumnFlags_WidthStretch, 1.2f);
+  ImGui::TableSetupColumn("Δ = B − A", ImGuiTableColumnFlags_WidthStretch, 1.2f);
   ImGui::TableHeadersRow();
   ImGui::PushFont(theme().mono);
   for (const AbTokenPoint& p : points_at_token(c, token)) {
