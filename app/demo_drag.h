@@ -1,7 +1,7 @@
 // DemoDrag: `mambascope --demo-drag SECONDS`, a scripted drag for measuring frames per second
 // while dragging (issue 6; tests/bench/app_frames.sh). Once the error view shows its first result,
 // it holds the Quantization dock's W slider down and moves it one step every 16 ms, back and forth
-// over 2..8 and 16 bits, for SECONDS: each step is a requant request (latest wins), as a mouse drag
+// over every width 2..16, for SECONDS: each step is a requant request (latest wins), as a mouse drag
 // of that slider makes. Each step also asks the canvas for a frame, as ImGui does while one of its
 // own items is dragged, so the canvas draws as often as it can while results stream in. Then it
 // releases the slider, hands its counts to FrameStats and quits the app. No QTest: plain slider

@@ -91,9 +91,10 @@ ExportDialog::ExportDialog(const QString& model, const QString& tokenizer, QWidg
     m_methods->addItem(QString::fromLatin1(m));
   form->addRow(tr("&Methods:"), m_methods);
   m_bits = new QSpinBox;
-  m_bits->setRange(2, 8);
+  m_bits->setRange(2, 15);  // updateEnabled() narrows it to 2..8 for packed
   m_bits->setValue(8);
   m_bits->setPrefix(QStringLiteral("W"));
+  m_bits->setToolTip(tr("HF checkpoints store any width 2..15 (dequantized); packed codes hold 2..8 bits"));
   form->addRow(tr("Weight &bits:"), m_bits);
   m_granularity = new QComboBox;
   m_granularity->setEditable(true);
@@ -188,6 +189,8 @@ void ExportDialog::updateEnabled() {
   m_ggufType->setEnabled(!running && gguf);
   // A GGUF's ggml blocks fix bits, granularity and symmetry.
   for (QWidget* w : std::initializer_list<QWidget*>{m_bits, m_granularity, m_asymmetric}) w->setEnabled(!running && !gguf);
+  // The packed layout holds 2..8-bit codes (core/export/packed.h); a wider choice clamps to 8.
+  m_bits->setMaximum(m_format->currentData().toString() == QLatin1String("packed") ? 8 : 15);
   m_exportButton->setEnabled(!running);
   m_cancelButton->setText(running ? tr("Cancel") : tr("Close"));
 }

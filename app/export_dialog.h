@@ -1,8 +1,9 @@
 // ExportDialog: File › Export Quantized… (Ctrl+E). Chooses the format (hf, packed, gguf with its
-// ggml type), the methods, weight bits, granularity and symmetry, the output directory and whether
-// the report measures end-to-end metrics, then runs the export (ExportProcess: `mambascope-cli
-// quantize` in a QProcess) with a progress bar and Cancel. When it succeeds it shows a summary
-// (weights, SQNR, perplexity, KL, top-1) and offers to open report.html in the browser.
+// ggml type), the methods, weight bits (2..15; packed 2..8), granularity and symmetry, the output
+// directory and whether the report measures end-to-end metrics, then runs the export
+// (ExportProcess: `mambascope-cli quantize` in a QProcess) with a progress bar and Cancel. When it
+// succeeds it shows a summary (weights, SQNR, perplexity, KL, top-1) and offers to open
+// report.html in the browser.
 //
 // The dialog only collects choices and shows what the process reports; it computes nothing.
 #pragma once

@@ -27,13 +27,14 @@ QuantPanel::QuantPanel(QWidget* parent) : QWidget(parent) {
   const auto makeSlider = [this](const char* name, QLabel*& value) {
     auto* s = new QSlider(Qt::Horizontal, this);
     s->setObjectName(QLatin1String(name));
-    s->setRange(2, 9);  // 9: 16 bits (float)
+    s->setRange(2, 16);  // every width; 16: float
     s->setSingleStep(1);
-    s->setPageStep(2);
+    s->setPageStep(4);
     s->setTickPosition(QSlider::TicksBelow);
     s->setTickInterval(1);
     s->setFocusPolicy(Qt::StrongFocus);
     value = new QLabel(this);
+    value->setObjectName(QString::fromLatin1(name).replace(QStringLiteral("Slider"), QStringLiteral("Value")));  // wBitsValue…
     value->setMinimumWidth(fontMetrics().horizontalAdvance(QStringLiteral("16 (float)*")));
     return s;
   };

@@ -1,12 +1,12 @@
-// QuantPanel: the Quantization dock. Sliders for the W, A and H bit widths (2–8, and 16 = float,
-// the widths the quantizers implement), globally or for one layer (the Scope box; it follows the
-// layer selected in the structure tree), the weight granularity and symmetry, the state method
-// and the activation scale. Every change is sent at once to the error preview's worker
+// QuantPanel: the Quantization dock. Sliders for the W, A and H bit widths (every integer 2–16,
+// 16 = float; the quantizers round to 2..15), globally or for one layer (the Scope box; it
+// follows the layer selected in the structure tree), the weight granularity and symmetry, the
+// state method and the activation scale. Every change is sent at once to the error preview's worker
 // (RequantProcess, owned here); the worker answers the newest setting and the panel publishes the
 // resulting views::error::Snapshot (snapshotChanged), which the Error view draws.
 //
 // Keyboard: every control is in the tab order with a mnemonic (Alt+W, Alt+A, Alt+I on the W, A, H
-// sliders; Alt+H is the Help menu); arrows and Page Up/Down move a slider one or two steps, and
+// sliders; Alt+H is the Help menu); arrows and Page Up/Down move a slider one or four bits, and
 // each step is a request (latest wins).
 //
 // A/B (issue 6): "Pin as A" (Ctrl+Shift+A) keeps the result shown and the setting it answers as
@@ -20,6 +20,7 @@
 // shown, or a control touched), so opening a model does not load LibTorch unless asked.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -86,9 +87,10 @@ class QuantPanel : public QWidget {
   QComboBox* scopeBox() const { return m_scope; }
   QComboBox* stateMethodBox() const { return m_stateMethod; }
 
-  // Slider position <-> bits: positions 2..8 are those bits, position 9 is 16 (float).
-  static int bitsOf(int position) { return position >= 9 ? 16 : position; }
-  static int positionOf(int bits) { return bits >= 16 ? 9 : bits; }
+  // Slider position <-> bits: a position is its bit width, 2..16 (16: float); out-of-range
+  // values (an old workspace, a hand-written setting) clamp to the ends.
+  static int bitsOf(int position) { return std::clamp(position, 2, 16); }
+  static int positionOf(int bits) { return std::clamp(bits, 2, 16); }
 
  Q_SIGNALS:
   void snapshotChanged(std::shared_ptr<const ms::views::error::Snapshot> snapshot);

@@ -395,7 +395,7 @@ PreviewRequest preview_request(const ViewState& state) {
   r.method = state.method;
   r.point = state.method == "dsq" ? QuantPoint{state.layer, Module::Ssm, Site::State}.str()
                                   : QuantPoint{state.layer, state.module, Site::Input}.str();
-  r.bits = std::clamp(state.bits, 2, 8);
+  r.bits = std::clamp(state.bits, 2, 15);
   r.alpha = state.alpha;
   r.baseline = state.baseline;
   return r;

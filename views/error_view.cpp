@@ -32,8 +32,9 @@ namespace {
 constexpr uint32_t kExact = 0xFF5A6068;  // grey: exact (SQNR +inf), drawn full height
 constexpr uint32_t kSelected = Palette::selection;
 // SQNR above this reads as "harmless" and is drawn at the top: keeps a W16 layer's huge (but
-// finite) values from squashing the interesting ones.
-constexpr double kSqnrCap = 60.0;
+// finite) values from squashing the interesting ones. 100 dB lies above W15's ~90 dB (about 6 dB a
+// bit), so every width the sliders reach still draws a bar of its own height.
+constexpr double kSqnrCap = 100.0;
 
 std::string db_text(double v) {
   if (std::isinf(v)) return v > 0 ? "exact" : "-inf";

@@ -6,6 +6,8 @@
 //     every point upstream of it (layers 0-2, layers.3.in_proj.input) exactly as it was;
 //   - latest wins: a burst of slider moves ends on the newest request, and the delivered
 //     snapshots' ids only increase;
+//   - every width 2..16 from the keyboard (Page Up four bits, arrows one, End 16): W12 raises
+//     every weight's SQNR by over 40 dB against W2;
 //   - the snapshot built from a reply lines its token KL up with the tokens they predict;
 //   - a reply older than one already shown is dropped (a stand-in worker answering out of order);
 //   - under a real GL context, a click on a token in the text strip selects it (the bars then show
@@ -15,8 +17,10 @@
 // Needs the built CLI (the worker is `mambascope-cli requant-serve`) and the extracted texts.
 #include <QComboBox>
 #include <QFile>
+#include <QGuiApplication>
 #include <QJsonArray>
 #include <QJsonObject>
+#include <QLabel>
 #include <QProcess>
 #include <QSignalSpy>
 #include <QSlider>
@@ -125,8 +129,49 @@ class TestErrorGui : public QObject {
       previous = s->id;
     }
     QCOMPARE(previous, panel->process()->latestRequest());
+
+    // The wide widths from the keyboard (issue 6: every integer 2..16): Page Up moves four bits
+    // (2 -> 6), Right one at a time up to 12. Ten more bits than W2: every weight gains well over
+    // 40 dB (about 6 dB a bit). End reaches 16, float.
+    QSlider* w = panel->bitsSlider('W');
+    QTest::keyClick(w, Qt::Key_PageUp);
+    QCOMPARE(panel->setting().value(QStringLiteral("wbits")).toInt(), 6);
+    for (int i = 0; i < 6; ++i) QTest::keyClick(w, Qt::Key_Right);
+    QCOMPARE(panel->setting().value(QStringLiteral("wbits")).toInt(), 12);
+    const SnapshotPtr w12 = waitForLatest(panel);
+    QVERIFY(w12);
+    QVERIFY2(w12->setting.find("W12") != std::string::npos, w12->setting.c_str());
+    QCOMPARE(w12->weights.size(), w2->weights.size());
+    for (size_t i = 0; i < w12->weights.size(); ++i)
+      QVERIFY2(w12->weights[i].sqnr_db > w2->weights[i].sqnr_db + 40.0, w12->weights[i].name.c_str());
+    // A10 and H16 (End: float) beside it; the value labels say what the positions mean.
+    panel->bitsSlider('A')->setValue(10);
+    QTest::keyClick(panel->bitsSlider('H'), Qt::Key_End);
+    QCOMPARE(panel->setting().value(QStringLiteral("hbits")).toInt(), 16);
+    const auto label = [panel](const char* name) { return panel->findChild<QLabel*>(QLatin1String(name))->text(); };
+    QCOMPARE(label("wBitsValue"), QStringLiteral("12"));
+    QCOMPARE(label("aBitsValue"), QStringLiteral("10"));
+    QCOMPARE(label("hBitsValue"), QStringLiteral("16 (float)"));
+    const SnapshotPtr wide = waitForLatest(panel);
+    QVERIFY(wide);
+    QVERIFY2(wide->setting.find("A10") != std::string::npos && wide->setting.find("H16") != std::string::npos,
+             wide->setting.c_str());
+    // The picture of the dock at W12 A10 H16 for the README (under X only; not a check).
+    const QByteArray shot = qgetenv("MAMBASCOPE_WIDE_BITS_SCREENSHOT");
+    if (!shot.isEmpty() && QGuiApplication::platformName() != QLatin1String("offscreen")) {
+      window.resize(1400, 860);
+      window.show();
+      QVERIFY(QTest::qWaitForWindowExposed(&window));
+      QTest::qWait(500);
+      QVERIFY(window.grab().save(QString::fromLocal8Bit(shot)));
+    }
+    QTest::keyClick(w, Qt::Key_End);
+    QCOMPARE(panel->setting().value(QStringLiteral("wbits")).toInt(), 16);
+    QCOMPARE(label("wBitsValue"), QStringLiteral("16 (float)"));
+    QTest::keyClick(w, Qt::Key_Left);
+    QCOMPARE(panel->setting().value(QStringLiteral("wbits")).toInt(), 15);
     // For the record (not asserted: speed lives in bench requant): the in-app refresh times.
-    for (const SnapshotPtr& s : {first, w2, h4, last}) qInfo("%s: %s", s->setting.c_str(), s->status.c_str());
+    for (const SnapshotPtr& s : {first, w2, h4, last, w12, wide}) qInfo("%s: %s", s->setting.c_str(), s->status.c_str());
   }
 
   // A result line turned into the view's snapshot: KL value k of window w predicts token k+1 of

@@ -93,6 +93,25 @@ class TestExportGui : public QObject {
     QCOMPARE(ExportProcess::temporaryDirectory(QStringLiteral("/a/b/out/"), 42), QStringLiteral("/a/b/.out.tmp-42"));
   }
 
+  // The weight bits follow the format: HF checkpoints take every RTN width 2..15, packed codes
+  // 2..8 (a wider choice clamps to 8); the request carries the box's value.
+  void bitsFollowFormat() {
+    ExportDialog dialog(kDemo);
+    QSpinBox* bits = dialog.bitsBox();
+    QCOMPARE(dialog.formatBox()->currentData().toString(), QStringLiteral("hf"));
+    QCOMPARE(bits->minimum(), 2);
+    QCOMPARE(bits->maximum(), 15);
+    bits->setValue(12);
+    QCOMPARE(dialog.request().wbits, 12);
+    dialog.formatBox()->setCurrentIndex(dialog.formatBox()->findData(QStringLiteral("packed")));
+    QCOMPARE(bits->maximum(), 8);
+    QCOMPARE(dialog.request().wbits, 8);
+    dialog.formatBox()->setCurrentIndex(dialog.formatBox()->findData(QStringLiteral("hf")));
+    QCOMPARE(bits->maximum(), 15);
+    bits->setValue(15);
+    QCOMPARE(dialog.request().wbits, 15);
+  }
+
   void exportHfW8() {
     MainWindow window(MainWindow::Options{false, QStringLiteral("structure")});
     ExportDialog* dialog = openDialog(window);
