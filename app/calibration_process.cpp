@@ -1,38 +1,32 @@
 // CalibrationProcess (see calibration_process.h).
 #include "app/calibration_process.h"
 
-#include <csignal>
-
-#include <QCoreApplication>
 #include <QFile>
 #include <QFileInfo>
 #include <QRegularExpression>
 
-#include "app/cli_process_util.h"
-
 namespace ms::app {
 
 CalibrationProcess::CalibrationProcess(QObject* parent) : QObject(parent) {
-  m_killTimer.setSingleShot(true);
-  connect(&m_killTimer, &QTimer::timeout, this, [this] {
-    if (m_process) m_process->kill();
+  connect(&m_cli, &CliProcess::errorLine, this, [this](const QString& line) {
+    if (const auto progress = parseProgressLine(line)) Q_EMIT progressChanged(m_current, *progress);
+    else m_lastError = line;
+  });
+  connect(&m_cli, &CliProcess::exited, this, &CalibrationProcess::onExited);
+  connect(&m_cli, &CliProcess::failedToStart, this, [this] {
+    const JobId id = m_current;
+    Q_EMIT runningChanged(false);
+    Q_EMIT failed(id, QStringLiteral("%1: cannot run the calibration tool (build target mambascope-cli, or set "
+                                     "MAMBASCOPE_CLI)")
+                          .arg(cliPath()));
   });
 }
 
-CalibrationProcess::~CalibrationProcess() {
-  // No calibration outlives the window that asked for it (nor keeps writing into its temp dir).
-  if (m_process) {
-    m_process->disconnect(this);
-    m_process->kill();
-    m_process->waitForFinished(3000);
-  }
-}
+// No calibration outlives the window that asked for it (nor keeps writing into its temp dir):
+// m_cli kills and waits.
+CalibrationProcess::~CalibrationProcess() = default;
 
-QString CalibrationProcess::cliPath() {
-  const QString env = qEnvironmentVariable("MAMBASCOPE_CLI");
-  if (!env.isEmpty()) return env;
-  return QCoreApplication::applicationDirPath() + QStringLiteral("/mambascope-cli");
-}
+QString CalibrationProcess::cliPath() { return CliProcess::path(); }
 
 QStringList CalibrationProcess::arguments(const CalibrationRequest& r) {
   QStringList args{QStringLiteral("calibrate"), r.model, QStringLiteral("--file"), r.text, QStringLiteral("--out"), r.out,
@@ -65,41 +59,14 @@ CalibrationProcess::JobId CalibrationProcess::start(const CalibrationRequest& re
   m_request = request;
   // A file left at `out` would pass for this run's result: the CLI writes it atomically at the end.
   QFile::remove(request.out);
-  m_cancelRequested = false;
-  m_partialLine.clear();
   m_lastError.clear();
-
-  auto* process = new QProcess(this);
-  m_process = process;
-  process->setProcessChannelMode(QProcess::SeparateChannels);
-  process->setStandardOutputFile(QProcess::nullDevice());
   const JobId id = m_current;
-  connect(process, &QProcess::readyReadStandardError, this, [this, id] {
-    if (id == m_current) onReadyRead();
-  });
-  connect(process, &QProcess::finished, this, [this, id](int code, QProcess::ExitStatus status) {
-    if (id == m_current) onFinished(code, status);
-  });
-  connect(process, &QProcess::errorOccurred, this, [this, id](QProcess::ProcessError error) {
-    if (id == m_current) onErrorOccurred(error);
-  });
   Q_EMIT runningChanged(true);
-  process->start(cliPath(), arguments(request));
+  m_cli.start(arguments(request), CliProcess::Output::Discard);
   return id;
 }
 
-void CalibrationProcess::cancel(int killAfterMs) {
-  if (!m_process) return;
-  if (m_cancelRequested) {  // asked twice: stop at once
-    m_process->kill();
-    return;
-  }
-  m_cancelRequested = true;
-  const qint64 pid = m_process->processId();
-  // SIGINT, as Ctrl+C in a terminal: the CLI stops between batches and saves what it has.
-  if (pid > 0) ::kill(static_cast<pid_t>(pid), SIGINT);
-  m_killTimer.start(killAfterMs);
-}
+void CalibrationProcess::cancel(int killAfterMs) { m_cli.interrupt(killAfterMs); }
 
 void CalibrationProcess::stop() {
   m_current = ++m_lastId;  // no run has this id: a late signal of the killed one matches nothing
@@ -107,49 +74,27 @@ void CalibrationProcess::stop() {
 }
 
 void CalibrationProcess::stopProcess() {
-  m_killTimer.stop();
-  if (!m_process) return;
-  QProcess* old = m_process;
-  m_process = nullptr;
-  discardProcess(old, this);
+  if (!m_cli.isRunning()) return;
+  m_cli.discard();
   Q_EMIT runningChanged(false);
 }
 
-void CalibrationProcess::onReadyRead() {
-  for (const QString& line : takeLines(m_partialLine, m_process->readAllStandardError())) {
-    if (const auto progress = parseProgressLine(line)) Q_EMIT progressChanged(m_current, *progress);
-    else m_lastError = line;
-  }
-}
-
-void CalibrationProcess::onFinished(int exitCode, QProcess::ExitStatus status) {
-  onReadyRead();
-  if (!m_partialLine.trimmed().isEmpty()) m_lastError = m_partialLine.trimmed();
+void CalibrationProcess::onExited(const CliProcess::Exit& exit) {
   const JobId id = m_current;
-  const bool cancelled = m_cancelRequested;
   const bool written = QFileInfo(m_request.out).isFile();
-  stopProcess();
-  if (status == QProcess::NormalExit && exitCode == 0 && written) {
+  Q_EMIT runningChanged(false);
+  if (exit.ok() && written) {
     Q_EMIT finished(id, m_request.out, false);
-  } else if (cancelled) {
+  } else if (exit.interrupted) {
     // Exit 1 with the file: partial statistics. Killed, or stopped before the first batch: none.
     Q_EMIT finished(id, written ? m_request.out : QString(), true);
   } else {
     QString message = m_lastError;
     if (message.isEmpty())
-      message = status == QProcess::CrashExit ? QStringLiteral("%1 crashed").arg(cliPath())
-                                              : QStringLiteral("%1 exited with status %2").arg(cliPath()).arg(exitCode);
+      message = exit.crashed ? QStringLiteral("%1 crashed").arg(cliPath())
+                             : QStringLiteral("%1 exited with status %2").arg(cliPath()).arg(exit.code);
     Q_EMIT failed(id, message);
   }
-}
-
-void CalibrationProcess::onErrorOccurred(QProcess::ProcessError error) {
-  if (error != QProcess::FailedToStart) return;  // the others end in finished()
-  const JobId id = m_current;
-  stopProcess();
-  Q_EMIT failed(id, QStringLiteral("%1: cannot run the calibration tool (build target mambascope-cli, or set "
-                                   "MAMBASCOPE_CLI)")
-                        .arg(cliPath()));
 }
 
 }  // namespace ms::app

@@ -15,12 +15,11 @@
 
 #include <optional>
 
-#include <QElapsedTimer>
 #include <QObject>
-#include <QPointer>
-#include <QProcess>
 #include <QString>
-#include <QTimer>
+#include <QStringList>
+
+#include "app/cli_process.h"
 
 namespace ms::app {
 
@@ -64,10 +63,10 @@ class CalibrationProcess : public QObject {
   // batch can take tens of seconds on a loaded CPU). A second cancel(), or killAfterMs without an
   // exit, kills it instead (nothing is saved).
   void cancel(int killAfterMs = 120000);
-  bool isCancelling() const { return m_process && m_cancelRequested; }
+  bool isCancelling() const { return m_cli.isInterrupting(); }
   // Kills the current run and drops whatever it would still report (a new model, a closed window).
   void stop();
-  bool isRunning() const { return m_process != nullptr; }
+  bool isRunning() const { return m_cli.isRunning(); }
   JobId currentJob() const { return m_current; }
 
  Q_SIGNALS:
@@ -80,19 +79,14 @@ class CalibrationProcess : public QObject {
   void runningChanged(bool running);
 
  private:
-  void onReadyRead();
-  void onFinished(int exitCode, QProcess::ExitStatus status);
-  void onErrorOccurred(QProcess::ProcessError error);
+  void onExited(const CliProcess::Exit& exit);
   void stopProcess();
 
-  QPointer<QProcess> m_process;
+  CliProcess m_cli;
   CalibrationRequest m_request;
   JobId m_current = 0;
   JobId m_lastId = 0;
-  bool m_cancelRequested = false;
-  QString m_partialLine;  // stderr bytes after the last newline
   QString m_lastError;    // the last stderr line that was not progress
-  QTimer m_killTimer;
 };
 
 }  // namespace ms::app

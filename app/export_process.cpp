@@ -1,22 +1,25 @@
 // ExportProcess (see export_process.h).
 #include "app/export_process.h"
 
-#include <csignal>
-
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QRegularExpression>
 
-#include "app/cli_process_util.h"
-#include "app/calibration_process.h"
-
 namespace ms::app {
 
 ExportProcess::ExportProcess(QObject* parent) : QObject(parent) {
-  m_killTimer.setSingleShot(true);
-  connect(&m_killTimer, &QTimer::timeout, this, [this] {
-    if (m_process) m_process->kill();
+  connect(&m_cli, &CliProcess::errorLine, this, [this](const QString& line) {
+    if (const auto progress = parseProgressLine(line)) Q_EMIT progressChanged(m_current, *progress);
+    else m_lastError = line;
+  });
+  connect(&m_cli, &CliProcess::exited, this, &ExportProcess::onExited);
+  connect(&m_cli, &CliProcess::failedToStart, this, [this] {
+    const JobId id = m_current;
+    Q_EMIT runningChanged(false);
+    Q_EMIT failed(id, QStringLiteral("%1: cannot run the export tool (build target mambascope-cli, or set "
+                                     "MAMBASCOPE_CLI)")
+                          .arg(CliProcess::path()));
   });
 }
 
@@ -62,51 +65,15 @@ ExportProcess::JobId ExportProcess::start(const ExportRequest& request) {
   stopProcess();
   m_current = ++m_lastId;
   m_request = request;
-  m_cancelRequested = false;
-  m_partialLine.clear();
   m_lastError.clear();
-  m_stdout.clear();
-  m_pid = 0;
-
-  auto* process = new QProcess(this);
-  m_process = process;
-  process->setProcessChannelMode(QProcess::SeparateChannels);
   const JobId id = m_current;
-  connect(process, &QProcess::started, this, [this, id, process] {
-    if (id == m_current) m_pid = process->processId();
-  });
-  connect(process, &QProcess::readyReadStandardError, this, [this, id] {
-    if (id == m_current) onReadyRead();
-  });
-  connect(process, &QProcess::readyReadStandardOutput, this, [this, id, process] {
-    if (id == m_current) m_stdout += process->readAllStandardOutput();
-  });
-  connect(process, &QProcess::finished, this, [this, id](int code, QProcess::ExitStatus status) {
-    if (id == m_current) onFinished(code, status);
-  });
-  connect(process, &QProcess::errorOccurred, this, [this, id](QProcess::ProcessError error) {
-    if (id != m_current || error != QProcess::FailedToStart) return;
-    stopProcess();
-    Q_EMIT failed(id, QStringLiteral("%1: cannot run the export tool (build target mambascope-cli, or set "
-                                     "MAMBASCOPE_CLI)")
-                          .arg(CalibrationProcess::cliPath()));
-  });
   Q_EMIT runningChanged(true);
-  process->start(CalibrationProcess::cliPath(), arguments(request));
+  m_cli.start(arguments(request), CliProcess::Output::Collect);
   return id;
 }
 
-void ExportProcess::cancel(int killAfterMs) {
-  if (!m_process) return;
-  if (m_cancelRequested) {
-    m_process->kill();
-    return;
-  }
-  m_cancelRequested = true;
-  const qint64 pid = m_process->processId();
-  if (pid > 0) ::kill(static_cast<pid_t>(pid), SIGINT);  // the CLI removes its temporary directory
-  m_killTimer.start(killAfterMs);
-}
+// SIGINT: the CLI removes its temporary directory itself.
+void ExportProcess::cancel(int killAfterMs) { m_cli.interrupt(killAfterMs); }
 
 void ExportProcess::stop() {
   m_current = ++m_lastId;
@@ -114,48 +81,33 @@ void ExportProcess::stop() {
 }
 
 void ExportProcess::stopProcess() {
-  m_killTimer.stop();
-  if (!m_process) return;
-  QProcess* old = m_process;
-  m_process = nullptr;
-  old->disconnect(this);
-  if (old->state() != QProcess::NotRunning) {
-    old->kill();
-    old->waitForFinished(5000);  // dead before its temporary directory is removed
-  }
-  if (m_pid > 0) QDir(temporaryDirectory(m_request.out, m_pid)).removeRecursively();
-  old->deleteLater();
+  if (!m_cli.isRunning()) return;
+  m_cli.discard(5000);  // dead before its temporary directory is removed
+  removeTemporaryDirectory();
   Q_EMIT runningChanged(false);
 }
 
-void ExportProcess::onReadyRead() {
-  for (const QString& line : takeLines(m_partialLine, m_process->readAllStandardError())) {
-    if (const auto progress = parseProgressLine(line)) Q_EMIT progressChanged(m_current, *progress);
-    else m_lastError = line;
-  }
+void ExportProcess::removeTemporaryDirectory() {
+  if (const qint64 pid = m_cli.processId(); pid > 0) QDir(temporaryDirectory(m_request.out, pid)).removeRecursively();
 }
 
-void ExportProcess::onFinished(int exitCode, QProcess::ExitStatus status) {
-  onReadyRead();
-  if (m_process) m_stdout += m_process->readAllStandardOutput();
-  if (!m_partialLine.trimmed().isEmpty()) m_lastError = m_partialLine.trimmed();
+void ExportProcess::onExited(const CliProcess::Exit& exit) {
   const JobId id = m_current;
-  const bool wasCancelled = m_cancelRequested;
   const QString out = QDir::cleanPath(m_request.out);
-  stopProcess();  // a killed run's temporary directory goes here
-  if (status == QProcess::NormalExit && exitCode == 0 && QFileInfo(out).isDir()) {
+  removeTemporaryDirectory();  // a killed run's
+  Q_EMIT runningChanged(false);
+  if (exit.ok() && QFileInfo(out).isDir()) {
     QFile report(out + QStringLiteral("/report.json"));
     QByteArray reportJson;
     if (report.open(QIODevice::ReadOnly)) reportJson = report.readAll();
-    Q_EMIT finished(id, out, m_stdout.trimmed(), reportJson);
-  } else if (wasCancelled) {
+    Q_EMIT finished(id, out, exit.output.trimmed(), reportJson);
+  } else if (exit.interrupted) {
     Q_EMIT cancelled(id);
   } else {
     QString message = m_lastError;
     if (message.isEmpty())
-      message = status == QProcess::CrashExit
-                    ? QStringLiteral("%1 crashed").arg(CalibrationProcess::cliPath())
-                    : QStringLiteral("%1 exited with status %2").arg(CalibrationProcess::cliPath()).arg(exitCode);
+      message = exit.crashed ? QStringLiteral("%1 crashed").arg(CliProcess::path())
+                             : QStringLiteral("%1 exited with status %2").arg(CliProcess::path()).arg(exit.code);
     Q_EMIT failed(id, message);
   }
 }

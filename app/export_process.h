@@ -16,11 +16,10 @@
 
 #include <QMetaType>
 #include <QObject>
-#include <QPointer>
-#include <QProcess>
 #include <QString>
 #include <QStringList>
-#include <QTimer>
+
+#include "app/cli_process.h"
 
 namespace ms::app {
 
@@ -63,8 +62,8 @@ class ExportProcess : public QObject {
   // SIGINT; a second cancel() or killAfterMs without an exit kills (and cleans up).
   void cancel(int killAfterMs = 60000);
   void stop();  // kills the run and drops whatever it would still report (cleans up)
-  bool isRunning() const { return m_process != nullptr; }
-  bool isCancelling() const { return m_process && m_cancelRequested; }
+  bool isRunning() const { return m_cli.isRunning(); }
+  bool isCancelling() const { return m_cli.isInterrupting(); }
   JobId currentJob() const { return m_current; }
 
  Q_SIGNALS:
@@ -76,20 +75,15 @@ class ExportProcess : public QObject {
   void runningChanged(bool running);
 
  private:
-  void onReadyRead();
-  void onFinished(int exitCode, QProcess::ExitStatus status);
+  void onExited(const CliProcess::Exit& exit);
   void stopProcess();
+  void removeTemporaryDirectory();
 
-  QPointer<QProcess> m_process;
+  CliProcess m_cli;
   ExportRequest m_request;
-  qint64 m_pid = 0;
   JobId m_current = 0;
   JobId m_lastId = 0;
-  bool m_cancelRequested = false;
-  QString m_partialLine;
-  QString m_lastError;
-  QByteArray m_stdout;
-  QTimer m_killTimer;
+  QString m_lastError;  // the last stderr line that was not progress
 };
 
 }  // namespace ms::app

@@ -9,9 +9,6 @@
 #include <QJsonDocument>
 #include <QLocale>
 
-#include "app/cli_process_util.h"
-#include "app/calibration_process.h"
-
 namespace ms::app {
 namespace {
 
@@ -34,15 +31,23 @@ views::error::PointRow pointRow(const QJsonObject& o) {
 
 }  // namespace
 
-RequantProcess::RequantProcess(QObject* parent) : QObject(parent) { m_clock.start(); }
-
-RequantProcess::~RequantProcess() {
-  if (m_process) {
-    m_process->disconnect(this);
-    m_process->kill();
-    m_process->waitForFinished(3000);
-  }
+RequantProcess::RequantProcess(QObject* parent) : QObject(parent) {
+  m_clock.start();
+  connect(&m_cli, &CliProcess::outputLine, this, &RequantProcess::onLine);
+  connect(&m_cli, &CliProcess::exited, this, [this](const CliProcess::Exit& exit) {
+    QString message = exit.lastErrorLine;
+    if (message.isEmpty())
+      message = exit.crashed ? QStringLiteral("the error preview (mambascope-cli requant-serve) crashed")
+                             : QStringLiteral("the error preview stopped with status %1").arg(exit.code);
+    onGone(message);
+  });
+  connect(&m_cli, &CliProcess::failedToStart, this, [this] {
+    onGone(QStringLiteral("%1: cannot run the error preview (build target mambascope-cli, or set MAMBASCOPE_CLI)")
+               .arg(CliProcess::path()));
+  });
 }
+
+RequantProcess::~RequantProcess() = default;  // m_cli kills the server and waits for it
 
 QStringList RequantProcess::arguments(const Options& o) {
   QStringList args{QStringLiteral("requant-serve"), o.model, QStringLiteral("--windows"), QString::number(o.windows),
@@ -57,49 +62,35 @@ QStringList RequantProcess::arguments(const Options& o) {
 void RequantProcess::start(const Options& options) {
   stop();
   m_options = options;
-  auto* process = new QProcess(this);
-  m_process = process;
-  process->setProcessChannelMode(QProcess::SeparateChannels);
-  connect(process, &QProcess::readyReadStandardOutput, this, [this, process] {
-    if (process == m_process) onReadyRead();
-  });
-  connect(process, &QProcess::readyReadStandardError, this, [this, process] {
-    if (process != m_process) return;
-    const QStringList lines = QString::fromUtf8(process->readAllStandardError()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
-    if (!lines.isEmpty()) m_lastError = lines.last().trimmed();
-  });
-  connect(process, &QProcess::finished, this, [this, process](int code, QProcess::ExitStatus status) {
-    if (process == m_process) onFinished(code, status);
-  });
-  connect(process, &QProcess::errorOccurred, this, [this, process](QProcess::ProcessError error) {
-    if (process != m_process || error != QProcess::FailedToStart) return;
-    stop();
-    Q_EMIT failed(QStringLiteral("%1: cannot run the error preview (build target mambascope-cli, or set MAMBASCOPE_CLI)")
-                      .arg(CalibrationProcess::cliPath()));
-  });
   Q_EMIT runningChanged(true);
-  process->start(CalibrationProcess::cliPath(), arguments(options));
+  m_cli.start(arguments(options), CliProcess::Output::Lines);
 }
 
-void RequantProcess::stop() {
+void RequantProcess::forgetServer() {
   m_batch.reset();
-  m_partial.clear();
-  m_lastError.clear();
   m_inFlight.clear();
   m_sentAt.clear();
   m_delivered = m_lastId;  // nothing sent so far may still be delivered
-  if (!m_process) return;
-  QProcess* old = m_process;
-  m_process = nullptr;
+}
+
+void RequantProcess::stop() {
+  forgetServer();
+  if (!m_cli.isRunning()) return;
   // Closing its input ends the server; a kill makes sure a busy one does not linger.
-  discardProcess(old, this);
+  m_cli.discard();
   Q_EMIT runningChanged(false);
+}
+
+void RequantProcess::onGone(const QString& message) {
+  forgetServer();  // the server has ended by itself: nothing of it is left to discard
+  Q_EMIT runningChanged(false);
+  Q_EMIT failed(message);
 }
 
 qint64 RequantProcess::request(QJsonObject setting) {
   setting.insert(QStringLiteral("id"), ++m_lastId);
   m_inFlight.insert(m_lastId, setting);
-  if (m_batch && m_process) send(setting);
+  if (m_batch && m_cli.isRunning()) send(setting);
   else m_pending = setting;  // only the newest waits for the server
   return m_lastId;
 }
@@ -107,16 +98,7 @@ qint64 RequantProcess::request(QJsonObject setting) {
 void RequantProcess::send(const QJsonObject& setting) {
   // The round trip counts from here: a request made while the server was starting waited for it.
   m_sentAt.insert(static_cast<qint64>(setting.value(QStringLiteral("id")).toDouble()), m_clock.elapsed());
-  m_process->write(QJsonDocument(setting).toJson(QJsonDocument::Compact) + '\n');
-}
-
-void RequantProcess::onReadyRead() {
-  m_partial += m_process->readAllStandardOutput();
-  for (int nl; m_process && (nl = m_partial.indexOf('\n')) >= 0;) {
-    const QByteArray line = m_partial.left(nl);
-    m_partial.remove(0, nl + 1);
-    onLine(line);
-  }
+  m_cli.write(QJsonDocument(setting).toJson(QJsonDocument::Compact) + '\n');
 }
 
 void RequantProcess::onLine(const QByteArray& line) {
@@ -157,16 +139,6 @@ void RequantProcess::onLine(const QByteArray& line) {
   m_delivered = id;
   const double roundTrip = sentAt >= 0 ? static_cast<double>(m_clock.elapsed() - sentAt) : -1.0;
   Q_EMIT snapshotReady(snapshotFrom(*m_batch, o, describe(setting), roundTrip));
-}
-
-void RequantProcess::onFinished(int exitCode, QProcess::ExitStatus status) {
-  onReadyRead();
-  QString message = m_lastError;
-  if (message.isEmpty())
-    message = status == QProcess::CrashExit ? QStringLiteral("the error preview (mambascope-cli requant-serve) crashed")
-                                            : QStringLiteral("the error preview stopped with status %1").arg(exitCode);
-  stop();
-  Q_EMIT failed(message);
 }
 
 QString RequantProcess::describe(const QJsonObject& s) {

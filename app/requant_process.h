@@ -19,11 +19,10 @@
 #include <QHash>
 #include <QJsonObject>
 #include <QObject>
-#include <QPointer>
-#include <QProcess>
 #include <QString>
 #include <QStringList>
 
+#include "app/cli_process.h"
 #include "views/error_view.h"
 
 namespace ms::app {
@@ -61,7 +60,7 @@ class RequantProcess : public QObject {
   // Starts the server for a model (stopping any other). Requests made before it is ready wait.
   void start(const Options& options);
   void stop();
-  bool isRunning() const { return m_process != nullptr; }
+  bool isRunning() const { return m_cli.isRunning(); }
   bool isReady() const { return m_batch.has_value(); }
   const std::optional<RequantBatch>& batch() const { return m_batch; }
 
@@ -84,16 +83,14 @@ class RequantProcess : public QObject {
   void runningChanged(bool running);
 
  private:
-  void onReadyRead();
   void onLine(const QByteArray& line);
-  void onFinished(int exitCode, QProcess::ExitStatus status);
+  void onGone(const QString& message);
+  void forgetServer();
   void send(const QJsonObject& setting);
 
-  QPointer<QProcess> m_process;
+  CliProcess m_cli;
   Options m_options;
   std::optional<RequantBatch> m_batch;
-  QByteArray m_partial;
-  QString m_lastError;
   qint64 m_lastId = 0;
   qint64 m_delivered = 0;                 // newest id delivered
   std::optional<QJsonObject> m_pending;   // the newest request made before the server was ready

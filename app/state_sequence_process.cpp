@@ -3,13 +3,19 @@
 
 #include <QFile>
 
-#include "app/calibration_process.h"
-#include "app/cli_process_util.h"
 #include "core/util/error.h"
 
 namespace ms::app {
 
-StateSequenceProcess::StateSequenceProcess(QObject* parent) : QObject(parent) {}
+StateSequenceProcess::StateSequenceProcess(QObject* parent) : QObject(parent) {
+  connect(&m_cli, &CliProcess::exited, this, &StateSequenceProcess::onExited);
+  connect(&m_cli, &CliProcess::failedToStart, this, [this] {
+    // The request stays the newest: no retry every frame.
+    m_status = QStringLiteral("%1: cannot run the state sequence (build target mambascope-cli, or set MAMBASCOPE_CLI)")
+                   .arg(CliProcess::path());
+    Q_EMIT failed(m_status);
+  });
+}
 
 StateSequenceProcess::~StateSequenceProcess() { stop(); }
 
@@ -26,7 +32,7 @@ QStringList StateSequenceProcess::arguments(const Request& r, const QString& out
 
 void StateSequenceProcess::request(const Request& request) {
   if (m_haveRequest && request == m_request) return;
-  discardRun();
+  m_cli.discard();
   m_request = request;
   m_haveRequest = true;
   if (request.model.isEmpty()) {
@@ -40,43 +46,23 @@ void StateSequenceProcess::request(const Request& request) {
   }
   // A new file per run: the snapshot of the previous one stays valid while this one is written.
   const QString out = m_dir.filePath(QStringLiteral("states-%1.safetensors").arg(++m_runs));
-  auto* process = new QProcess(this);
-  m_process = process;
-  process->setProcessChannelMode(QProcess::SeparateChannels);
-  connect(process, &QProcess::finished, this,
-          [this, process, out](int code, QProcess::ExitStatus status) { onFinished(process, out, code, status); });
-  connect(process, &QProcess::errorOccurred, this, [this, process](QProcess::ProcessError error) {
-    if (process != m_process || error != QProcess::FailedToStart) return;
-    discardRun();  // the request stays the newest: no retry every frame
-    m_status = QStringLiteral("%1: cannot run the state sequence (build target mambascope-cli, or set MAMBASCOPE_CLI)")
-                   .arg(CalibrationProcess::cliPath());
-    Q_EMIT failed(m_status);
-  });
+  m_runOut = out;
   m_status = QStringLiteral("computing layer %1's state over %2 tokens (H%3 %4)…")
                  .arg(request.layer).arg(request.maxTokens).arg(request.hbits).arg(request.method);
-  process->start(CalibrationProcess::cliPath(), arguments(request, out));
+  m_cli.start(arguments(request, out), CliProcess::Output::Discard);
 }
 
 void StateSequenceProcess::stop() {
   m_haveRequest = false;
-  if (m_process) m_status = QStringLiteral("cancelled");
-  discardRun();
+  if (m_cli.isRunning()) m_status = QStringLiteral("cancelled");
+  m_cli.discard();
 }
 
-void StateSequenceProcess::discardRun() {
-  if (!m_process) return;
-  QProcess* old = m_process;
-  m_process = nullptr;
-  discardProcess(old, this);
-}
-
-void StateSequenceProcess::onFinished(QProcess* process, const QString& out, int exitCode, QProcess::ExitStatus status) {
-  if (process != m_process) return;  // superseded or cancelled
-  const QStringList err = QString::fromUtf8(process->readAllStandardError()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
-  m_process = nullptr;
-  process->deleteLater();
-  if (status != QProcess::NormalExit || exitCode != 0) {
-    m_status = err.isEmpty() ? QStringLiteral("mambascope-cli states failed with status %1").arg(exitCode) : err.last().trimmed();
+void StateSequenceProcess::onExited(const CliProcess::Exit& exit) {
+  const QString out = m_runOut;
+  if (!exit.ok()) {
+    m_status = exit.lastErrorLine.isEmpty() ? QStringLiteral("mambascope-cli states failed with status %1").arg(exit.code)
+                                            : exit.lastErrorLine;
     Q_EMIT failed(m_status);
     return;
   }

@@ -9,12 +9,11 @@
 #include <memory>
 
 #include <QObject>
-#include <QPointer>
-#include <QProcess>
 #include <QString>
 #include <QStringList>
 #include <QTemporaryDir>
 
+#include "app/cli_process.h"
 #include "core/model/state_sequence_file.h"
 #include "views/state_heatmap_view.h"
 
@@ -45,7 +44,7 @@ class StateSequenceProcess : public QObject {
   // Runs the request unless it is the newest already asked for; an empty model stops any run.
   void request(const Request& request);
   void stop();  // cancels the run in flight (the newest request is forgotten)
-  bool isRunning() const { return m_process != nullptr; }
+  bool isRunning() const { return m_cli.isRunning(); }
   // What the view draws: the newest snapshot and "computing…" or the last error.
   views::state_heatmap::Sequence sequence() const { return {m_snapshot, m_status.toStdString(), isRunning()}; }
   const std::shared_ptr<const StateSequenceSnapshot>& snapshot() const { return m_snapshot; }
@@ -56,10 +55,10 @@ class StateSequenceProcess : public QObject {
   void failed(const QString& message);
 
  private:
-  void discardRun();
-  void onFinished(QProcess* process, const QString& out, int exitCode, QProcess::ExitStatus status);
+  void onExited(const CliProcess::Exit& exit);
 
-  QPointer<QProcess> m_process;
+  CliProcess m_cli;
+  QString m_runOut;  // where the run in flight writes
   QTemporaryDir m_dir;
   int m_runs = 0;
   Request m_request;
