@@ -8,16 +8,12 @@
 //   {"type": "result", "id", ...}       (cli/requant_common.h)
 //   {"type": "superseded", "id"}        a request dropped because a newer one was already queued
 //   {"type": "error", "id", "message"}  a bad request; the server keeps serving
-// Latest wins: after each evaluation it takes every line already waiting and evaluates only the
-// last one, so a slider dragged faster than the model runs never builds a backlog. End of input
-// ends the server (exit 0). Progress and fatal errors go to stderr, as everywhere.
-#include <poll.h>
-#include <unistd.h>
-
-#include <cerrno>
+// Latest wins (core/cli/json_lines_server.h): after each evaluation it takes every line already
+// waiting and evaluates only the last one, so a slider dragged faster than the model runs never
+// builds a backlog. End of input ends the server (exit 0). Progress and fatal errors go to
+// stderr, as everywhere.
 #include <chrono>
 #include <cstdio>
-#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +23,7 @@
 
 #include "core/cli/commands.h"
 #include "core/cli/common.h"
+#include "core/cli/json_lines_server.h"
 #include "core/cli/requant_common.h"
 #include "core/engine/calib_stats.h"
 #include "core/engine/device.h"
@@ -35,53 +32,6 @@
 
 namespace ms::cli {
 using nlohmann::json;
-
-namespace {
-
-// Whole lines from stdin: blocks for the first when none is buffered, then takes whatever else
-// has already arrived without waiting. Returns false at end of input with nothing left.
-class LineReader {
- public:
-  bool read_available(std::deque<std::string>& lines) {
-    bool block = true;
-    for (;;) {
-      if (!block) {
-        pollfd p{STDIN_FILENO, POLLIN, 0};
-        if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP))) break;
-      }
-      char buf[65536];
-      const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        eof_ = true;
-        break;
-      }
-      partial_.append(buf, size_t(n));
-      size_t start = 0;
-      for (size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1)
-        lines.push_back(partial_.substr(start, nl - start));
-      partial_.erase(0, start);
-      block = lines.empty();
-    }
-    if (eof_ && !partial_.empty()) {  // a last line without its newline still counts
-      lines.push_back(partial_);
-      partial_.clear();
-    }
-    return !lines.empty() || !eof_;
-  }
-
- private:
-  std::string partial_;
-  bool eof_ = false;
-};
-
-void emit(const json& j) {
-  const std::string line = json_line(j);
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
-}
-
-}  // namespace
 
 Runner register_requant_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand(
@@ -143,55 +93,21 @@ End of input ends the server (exit 0).)");
     json pieces = json::array(), points = json::array();
     for (int32_t id : ids) pieces.push_back(tok.decode(std::span<const int32_t>(&id, 1)));
     for (const QuantPoint& p : session.points()) points.push_back(p.str());
-    emit({{"type", "ready"}, {"model", a->model}, {"file", file}, {"windows", a->windows},
-          {"seq_len", a->seq_len}, {"layers", session.config().n_layer}, {"ids", ids},
-          {"pieces", pieces}, {"points", points}, {"device", describe_device(eo.device)},
-          {"dtype", std::string(dtype_label(eo.dtype))},
-          {"setup_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()}});
+    emit_line(json_line(
+        {{"type", "ready"}, {"model", a->model}, {"file", file}, {"windows", a->windows},
+         {"seq_len", a->seq_len}, {"layers", session.config().n_layer}, {"ids", ids},
+         {"pieces", pieces}, {"points", points}, {"device", describe_device(eo.device)},
+         {"dtype", std::string(dtype_label(eo.dtype))},
+         {"setup_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()}}));
 
-    LineReader reader;
-    std::deque<std::string> lines;
-    int64_t line_no = 0;
-    while (reader.read_available(lines)) {
-      // Latest wins: everything but the newest waiting request is dropped, and said so.
-      while (lines.size() > 1) {
-        ++line_no;
-        json skipped{{"type", "superseded"}, {"id", nullptr}};
-        try {
-          const json j = json::parse(lines.front());
-          if (j.is_object() && j.contains("id") && j["id"].is_number_integer()) skipped["id"] = j["id"];
-        } catch (const json::exception&) {
-        }
-        emit(skipped);
-        lines.pop_front();
-      }
-      if (lines.empty()) continue;
-      const std::string line = lines.front();
-      lines.pop_front();
-      ++line_no;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      const std::string where = "request line " + std::to_string(line_no);
-      int64_t id = 0;
-      try {
-        json j;
-        try {
-          j = json::parse(line);
-        } catch (const json::parse_error& e) {
-          throw InputError(where, std::string("is not valid JSON (") + e.what() + ")");
-        }
-        const RequantSetting s = RequantSetting::from_json(j, where);
-        id = s.id;
-        const auto start = std::chrono::steady_clock::now();
-        const RequantResult r = session.evaluate(s);
-        const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-        emit(requant_result_json(r, ms));
-      } catch (const std::exception& e) {
-        std::string message = e.what();
-        message = message.substr(0, message.find('\n'));
-        emit({{"type", "error"}, {"id", id}, {"message", message}});
-      }
-    }
+    serve_json_lines([&](const json& j, const std::string& where, int64_t& id) {
+      const RequantSetting s = RequantSetting::from_json(j, where);
+      id = s.id;
+      const auto start = std::chrono::steady_clock::now();
+      const RequantResult r = session.evaluate(s);
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      return json_line(requant_result_json(r, ms));
+    });
     return 0;
   };
 }

@@ -4,8 +4,11 @@
 // `mambascope-cli preview` (PreviewProcess) and the view draws the snapshot: the rotation must
 // lower the channel-absmax CV and raise the A8 per-tensor SQNR, and the exported view must show
 // both sides (the absmax line in each half). PreviewProcess's latest-wins: two requests in a row
-// deliver only the second.
+// deliver only the second. The preview server answers as the one-shot runs do.
 #include "gl_test_main.h"
+#include <map>
+
+#include <QElapsedTimer>
 #include <QHash>
 #include <QProcess>
 #include <QSignalSpy>
@@ -15,6 +18,7 @@
 #include "app/imgui_canvas.h"
 #include "app/main_window.h"
 #include "app/preview_process.h"
+#include "window_fixture.h"
 
 using namespace ms;
 using namespace ms::app;
@@ -46,15 +50,7 @@ class TestDistributionsGui : public QObject {
     MainWindow::Options options{false, QStringLiteral("distributions")};
     options.method = QStringLiteral("hadamard");
     MainWindow window(options);
-    window.resize(1400, 900);
-    window.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&window));
-    QSignalSpy opened(&window, &MainWindow::modelOpened);
-    QSignalSpy statsOpened(&window, &MainWindow::statsOpened);
-    window.openModel(kDemo);
-    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
-    window.openStats(m_dir.filePath("s.safetensors"));
-    QTRY_COMPARE_WITH_TIMEOUT(statsOpened.size(), 1, 30000);
+    QVERIFY(test::open_window_with_stats(window, kDemo, m_dir.filePath("s.safetensors")));
     QCOMPARE(window.distributionsState().method, std::string("hadamard"));
     window.canvas()->renderNow(2);  // the first frame asks for the preview
     QVERIFY(window.previewProcess()->isRunning());
@@ -92,6 +88,38 @@ class TestDistributionsGui : public QObject {
     qInfo("non-background pixels: before %d, after %d of %d each; absmax line %d px", left, right, quarter, line);
     QVERIFY(line >= 50);
     QVERIFY2(left > quarter / 20 && right > quarter / 20, qPrintable(QStringLiteral("%1 | %2").arg(left).arg(right)));
+  }
+
+  // The window's preview server and one-shot runs (how every choice ran before the server) give the
+  // same snapshots; the time from a method choice to the drawn preview is logged for each (the
+  // first served choice includes starting the server).
+  void servedAsOneShot() {
+    MainWindow window(MainWindow::Options{false, QStringLiteral("distributions")});
+    QVERIFY(test::open_window_with_stats(window, kDemo, m_dir.filePath("s.safetensors")));
+    PreviewProcess* preview = window.previewProcess();
+    // Each pass starts on a method the other did not end on: an unchanged choice asks for nothing.
+    const QStringList order[2] = {{"klt", "smoothquant", "hadamard", "klt"}, {"hadamard", "klt", "smoothquant", "hadamard"}};
+    std::map<QString, std::string> snapshots[2];
+    for (int served = 0; served < 2; ++served) {
+      preview->setServerEnabled(served == 1);
+      for (const QString& method : order[served]) {
+        QElapsedTimer t;
+        t.start();
+        window.setDistributionsMethod(method, 0.5);
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+              const auto& s = preview->snapshot();
+              return !preview->isRunning() && s && s->method == method.toStdString() &&
+                     preview->snapshotWasServed() == (served == 1);
+            },
+            180000));
+        window.canvas()->renderNow(1);
+        qInfo("%s %s: choice to drawn preview %lld ms", served ? "served" : "one-shot", qPrintable(method), t.elapsed());
+        snapshots[served][method] = preview_to_json(*preview->snapshot());
+      }
+    }
+    QCOMPARE(snapshots[1].size(), size_t(3));
+    for (const auto& [method, json] : snapshots[0]) QCOMPARE(snapshots[1].at(method), json);
   }
 
   void latestWins() {

@@ -5,8 +5,13 @@
 // give, computed here from the JSON alone: an orthogonal rotation keeps the sum of channel variances
 // (trace of the covariance) at out_proj.input; KLT makes every channel's variance trace(C)/n;
 // SmoothQuant's after-absmax is before-absmax / s; SQNR = 10 log10(mean square / MSE); every
-// histogram counts tokens × channels values. Bad input gives one line and exit 2.
+// histogram counts tokens × channels values. Bad input gives one line and exit 2. `preview --serve`
+// answers requests with byte for byte the JSON of the one-shot runs, a bad request with an error
+// line naming it (and keeps serving), and ends with its input.
 #include <QtTest>
+
+#include <QElapsedTimer>
+#include <QProcess>
 
 #include <cmath>
 #include <cstring>
@@ -38,6 +43,22 @@ std::vector<T> tensor_values(const Safetensors& st, const std::string& key) {
   std::vector<T> v(static_cast<size_t>(end - begin) / sizeof(T));
   std::memcpy(v.data(), st.data.constData() + begin, static_cast<size_t>(end - begin));
   return v;
+}
+
+// The next stdout line of a running server (empty after the timeout or its exit).
+QByteArray next_line(QProcess& p, QByteArray& buffer, int timeout_ms = 120000) {
+  QElapsedTimer t;
+  t.start();
+  for (;;) {
+    if (const int nl = buffer.indexOf('\n'); nl >= 0) {
+      const QByteArray line = buffer.left(nl);
+      buffer.remove(0, nl + 1);
+      return line;
+    }
+    if (t.elapsed() > timeout_ms) return {};
+    if (!p.waitForReadyRead(1000) && p.state() == QProcess::NotRunning) return {};
+    buffer += p.readAllStandardOutput();
+  }
 }
 
 double sum(const json& a) {
@@ -121,6 +142,52 @@ class TestCliPreview : public QObject {
           errors[0]["sqnr_db"].get<double>(), errors[1]["sqnr_db"].get<double>(), errors[2]["sqnr_db"].get<double>(),
           errors[3]["sqnr_db"].get<double>());
     QVERIFY(errors[3]["mse"].get<double>() < errors[0]["mse"].get<double>());  // layer 5 has outlier channels
+  }
+
+  void serverAnswersAsOneShotRuns() {
+    const QStringList hadamard{"--point", "layers.5.out_proj.input", "--method", "hadamard", "--bits", "6"};
+    const QStringList dsq{"--point", "layers.3.ssm.state", "--method", "dsq", "--bits", "4", "--baseline", "channel"};
+    QByteArray one_shot[2];
+    for (int i = 0; i < 2; ++i) {
+      const CliResult r = run_cli(QStringList{"preview", kModel, "--file", kText, "--max-tokens", QString::number(kTokens),
+                                              "--device", "cpu", "--json"} + (i == 0 ? hadamard : dsq));
+      QVERIFY2(r.exit_code == 0, qPrintable(r.describe()));
+      one_shot[i] = r.out.trimmed();
+    }
+
+    QProcess p;
+    p.start(QStringLiteral(MAMBASCOPE_CLI),
+            {"preview", kModel, "--serve", "--file", kText, "--max-tokens", QString::number(kTokens), "--device", "cpu"});
+    QVERIFY(p.waitForStarted(30000));
+    QByteArray buffer;
+    const json ready = json::parse(next_line(p, buffer).toStdString(), nullptr, false);
+    QVERIFY2(ready.is_object() && ready["type"] == "ready", p.readAllStandardError().constData());
+    QCOMPARE(ready["tokens"].get<int>(), kTokens);
+    const char* requests[2] = {
+        R"({"id": 1, "point": "layers.5.out_proj.input", "method": "hadamard", "bits": 6})",
+        R"({"id": 2, "point": "layers.3.ssm.state", "method": "dsq", "bits": 4, "baseline": "channel"})"};
+    for (int i = 0; i < 2; ++i) {
+      p.write(QByteArray(requests[i]) + '\n');
+      const QByteArray line = next_line(p, buffer);
+      const json reply = json::parse(line.toStdString(), nullptr, false);
+      QVERIFY2(reply.is_object() && reply["type"] == "result", line.constData());
+      QCOMPARE(reply["id"].get<int>(), i + 1);
+      // The preview inside is the one-shot output to the byte (it closes the line's object).
+      const QByteArray key = "\"preview\":";
+      const qsizetype at = line.indexOf(key);
+      QVERIFY(at > 0 && line.endsWith('}'));
+      QCOMPARE(line.mid(at + key.size(), line.size() - at - key.size() - 1), one_shot[i]);
+      qInfo("served %s in %.0f ms", reply["preview"]["method"].get<std::string>().c_str(), reply["ms"].get<double>());
+    }
+    p.write(R"({"id": 3, "point": "layers.99.out_proj.input", "method": "klt"})" "\n");
+    const json error = json::parse(next_line(p, buffer).toStdString(), nullptr, false);
+    QCOMPARE(error["type"].get<std::string>(), std::string("error"));
+    QCOMPARE(error["id"].get<int>(), 3);
+    QVERIFY2(error["message"].get<std::string>().find("layers") != std::string::npos, error.dump().c_str());
+    p.closeWriteChannel();  // end of input ends the server
+    QVERIFY(p.waitForFinished(30000));
+    QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(p.exitCode(), 0);
   }
 
   void badInputIsOneLine() {
