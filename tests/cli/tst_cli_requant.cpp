@@ -111,12 +111,13 @@ class TestCliRequant : public QObject {
     QVERIFY(r2[0]["end_to_end"]["kl_mean"].get<double>() > r1[0]["end_to_end"]["kl_mean"].get<double>());
 
     // A bad request: an error line naming the field, and the server goes on.
-    p.write(R"({"id": 3, "abits": 12})" "\n");
+    p.write(R"({"id": 3, "abits": 17})" "\n");  // 12 is a width now (2..16)
     std::vector<json> r3 = read_lines(p, buf, 1);
     QCOMPARE(r3.size(), size_t(1));
     QCOMPARE(r3[0]["type"].get<std::string>(), std::string("error"));
     QCOMPARE(r3[0]["id"].get<int>(), 3);
-    QVERIFY(r3[0]["message"].get<std::string>().find("abits") != std::string::npos);
+    QVERIFY2(r3[0]["message"].get<std::string>().find("abits: 17 is outside 2..16") != std::string::npos,
+             r3[0].dump().c_str());
     p.write(R"({"id": 4})" "\n");
     std::vector<json> r4 = read_lines(p, buf, 1);
     QCOMPARE(r4.size(), size_t(1));
