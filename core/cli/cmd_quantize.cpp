@@ -34,6 +34,7 @@
 #include "core/cli/quantize_report.h"
 #include "core/cli/quantize_transforms.h"
 #include "core/cli/scheme_model.h"
+#include "core/cli/static_scales.h"
 #include "core/export/disk_space.h"
 #include "core/export/gguf_export.h"
 #include "core/export/packed.h"
@@ -142,8 +143,10 @@ Runner register_quantize(CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(2, 16));
   cmd->add_option("--hbits", a->hbits, "SSM state bits (16: none; not storable in --format hf)")
       ->capture_default_str()->check(CLI::Range(2, 16));
-  cmd->add_option("--act-scale", a->act_scale, "Activation scales: static (calibrated, needs --stats) or "
-                                                "dynamic (recorded for eval and a runtime)")
+  cmd->add_option("--act-scale", a->act_scale,
+                  "Activation scales: static (each Linear input's absmax, measured on the transformed model "
+                  "over the --calib-file text, or taken from --stats when no transform runs; recorded in "
+                  "mambascope.json) or dynamic (per token or tensor at run time)")
       ->capture_default_str()->check(CLI::IsMember({"static", "dynamic"}));
   cmd->add_option("--act-granularity", a->act_granularity, "Activation scale per tensor or per token")
       ->capture_default_str()->check(CLI::IsMember({"tensor", "token"}));
@@ -210,8 +213,6 @@ Runner register_quantize(CLI::App& app) {
     state.method = parse_state_method(a->state_method);
     state.variant = parse_dsq_variant(a->dsq_variant);
     state.validate();
-    if (act.enabled() && act.scale == ActScale::Static && a->transforms.stats.empty())
-      throw UsageError("--act-scale static needs calibration statistics: pass --stats S");
     RtnSpec spec;
     spec.bits = a->wbits;
     spec.symmetric = !a->asym;
@@ -245,6 +246,23 @@ Runner register_quantize(CLI::App& app) {
     TransformedCheckpoint transformed;
     apply_quantize_transforms(ck, methods, a->format, a->weights_only, tokenizer, a->transforms,
                               transformed, dropped);
+
+    // Static activation scales of the model this export is (core/cli/static_scales.h): measured on
+    // the calibration text after the transforms, or, with none, from --stats when given.
+    json static_scales = nullptr, static_from = nullptr;
+    if (act.enabled() && act.scale == ActScale::Static) {
+      if (transformed.applied || a->transforms.stats.empty()) {
+        const std::vector<CalibText> texts = calibration_texts(ck, a->transforms.calib_files, {}, tokenizer);
+        static_scales = measure_static_absmax(WeightSet::from_checkpoint(ck, at::kFloat), transformed.result.runtime,
+                                              texts, a->transforms.calib_tokens, a->transforms.calib_seq_len,
+                                              progress_reporter("static scales")).absmax;
+        static_from = transformed.applied ? "calibration text, on the transformed model with its run-time parts"
+                                          : "calibration text";
+      } else {
+        static_scales = StaticActAbsmax::of(CalibStats::load(a->transforms.stats)).absmax;
+        static_from = "statistics file";
+      }
+    }
 
     json summary;
     // Installed before the temporary directory exists, restored on every path out.
@@ -419,11 +437,16 @@ Runner register_quantize(CLI::App& app) {
       if (format_info.contains("tensor_types")) report["tensor_types"] = format_info["tensor_types"];
       if (use_gptq) report["gptq"] = gptq_info["weights"];
       record_transforms(transformed, tmp, scheme);
+      if (!static_scales.is_null()) {
+        scheme["activations"]["absmax"] = static_scales;
+        scheme["activations"]["absmax_from"] = static_from;
+      }
       if (scheme["statistics"].is_null() && !a->transforms.stats.empty())
         scheme["statistics"] = {{"file", fs::absolute(a->transforms.stats).lexically_normal().string()}};
       // The text the transforms' statistics and GPTQ's Hessians came from, for eval to rerun them.
       const bool collected = transformed.statistics.is_object() && transformed.statistics.contains("collected");
-      scheme["calibration"] = collected || use_gptq
+      const bool scales_measured = !static_from.is_null() && static_from != "statistics file";
+      scheme["calibration"] = collected || use_gptq || scales_measured
           ? calibration_json(a->transforms.calib_files, a->transforms.calib_tokens, a->transforms.calib_seq_len)
           : json(nullptr);
       write_file_atomic(tmp / "mambascope.json", scheme.dump(2) + "\n");  // the packed reader reads it

@@ -24,6 +24,7 @@
 #include "core/cli/commands.h"
 #include "core/cli/common.h"
 #include "core/cli/scheme_args.h"
+#include "core/cli/static_scales.h"
 #include "core/cli/zeroshot_tasks.h"
 #include "core/engine/device.h"
 #include "core/engine/fake_quant.h"
@@ -184,9 +185,7 @@ Example:
     EvalInputs in;
     if (quantized) {
       in.scheme = resolve_scheme(s);
-      in.stats = scheme_statistics(in.scheme, s);
-      if (in.stats && !in.scheme.transforms().empty())
-        throw UsageError("static activation scales with transforms are not supported: use --act-scale dynamic");
+      if (statistics_give_static_scales(in.scheme)) require_statistics_file(in.scheme);
     }
     in.model = load_model(a->model, a->o);
     const Tokenizer tok = load_tokenizer(in.model.checkpoint, a->o);
@@ -206,6 +205,7 @@ Example:
       const std::optional<std::filesystem::path> tokenizer =
           a->o.tokenizer.empty() ? std::nullopt : std::optional<std::filesystem::path>(a->o.tokenizer);
       in.weights = scheme_weights_of(in.model.checkpoint, in.scheme, tokenizer);
+      in.static_scales = scheme_static_absmax(in.scheme, s, in.weights, in.model.checkpoint, tokenizer);
       if (in.weights.stored) qmodel = MambaModel::load(*in.weights.stored, model->options());
       else if (in.weights.transformed) qmodel = MambaModel::load(in.weights.base, model->options());
       if (qmodel) model = qmodel.get();

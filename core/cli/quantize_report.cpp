@@ -174,17 +174,17 @@ void measure_export(const ExportToMeasure& in, const TransformArgs& calib, const
   // Activation and state quantization as eval applies them (packed records them for a runtime;
   // hf and gguf hold none).
   const Scheme scheme = Scheme::from_json({{"activations", in.activations}, {"state", in.state}}, "mambascope.json");
-  const CalibStats* act_stats = nullptr;
-  if (scheme.act.enabled() && scheme.act.scale == ActScale::Static) {
+  // Static scales as quantize recorded them (of the exported model); else the source's statistics.
+  StaticActAbsmax scales{scheme.act_absmax, true};
+  if (scheme.act.enabled() && scheme.act.scale == ActScale::Static && scales.absmax.empty()) {
     if (!stats) {
       report["evaluation"] = skipped("static activation scales need statistics, and none were collected");
       return;
     }
-    act_stats = &*stats;
+    scales = StaticActAbsmax::of(*stats);
   }
   const std::vector<QuantPoint> points = activation_points(model->config());
-  PointFakeQuant fq(scheme.act, scheme.state, std::set<QuantPoint>(points.begin(), points.end()),
-                    act_stats);
+  PointFakeQuant fq(scheme.act, scheme.state, std::set<QuantPoint>(points.begin(), points.end()), scales);
   QuantEvalOptions eo;
   eo.ctx = args.eval_ctx;
   eo.point_metrics = !in.transformed;

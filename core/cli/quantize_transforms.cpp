@@ -7,10 +7,10 @@
 #include <ATen/ATen.h>
 
 #include "core/cli/common.h"
+#include "core/cli/static_scales.h"
 #include "core/engine/calibration.h"
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
-#include "core/util/sha256.h"
 
 namespace ms::cli {
 namespace fs = std::filesystem;
@@ -68,23 +68,7 @@ void apply_quantize_transforms(Checkpoint& ck, const std::vector<std::string>& m
   std::vector<CalibText> texts;  // tokenized on first use
   json collected = json::array();
   ctx.calibrate = [&](const WeightSet& now, bool covariance) {
-    if (texts.empty()) {
-      std::vector<std::string> files = args.calib_files;
-      if (files.empty()) {
-        auto def = shipped_calibration_text();
-        if (!def)
-          throw UsageError("the chosen methods need calibration statistics: pass --stats or --calib-file "
-                           "(the default text resources/texts/austen.txt was not found)");
-        files.push_back(def->string());
-      }
-      CommonOptions o;
-      if (tokenizer) o.tokenizer = tokenizer->string();
-      Tokenizer tok = load_tokenizer(ck, o);
-      for (const std::string& f : files) {
-        const std::string content = read_text_file(f);
-        texts.push_back({f, sha256_hex(content), encode(tok, content, o)});
-      }
-    }
+    if (texts.empty()) texts = calibration_texts(ck, args.calib_files, {}, tokenizer);
     CalibOptions co;
     co.seq_len = args.calib_seq_len;
     co.max_tokens = args.calib_tokens;

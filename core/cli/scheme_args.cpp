@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "core/cli/scheme_model.h"
+#include "core/cli/static_scales.h"
 #include "core/quant/weight_quant.h"
 #include "core/util/error.h"
 
@@ -16,7 +17,9 @@ void add_scheme_options(CLI::App* cmd, SchemeArgs& a) {
   cmd->add_option("--scheme", a.scheme, "mambascope.json (written by quantize) giving the scheme");
   cmd->add_option("--abits", a.abits, "Override: activation bits at every Linear input (16: none)")
       ->check(CLI::Range(2, 16));
-  cmd->add_option("--act-scale", a.act_scale, "Override: static (calibrated, needs --stats) or dynamic")
+  cmd->add_option("--act-scale", a.act_scale,
+                  "Override: static (the scheme's recorded scales; else measured after its transforms on "
+                  "its calibration text, or from --stats when it has none) or dynamic")
       ->check(CLI::IsMember({"static", "dynamic"}));
   cmd->add_option("--act-granularity", a.act_granularity, "Override: tensor or token")
       ->check(CLI::IsMember({"tensor", "token"}));
@@ -47,14 +50,23 @@ Scheme resolve_scheme(const SchemeArgs& a) {
   return s;
 }
 
-std::optional<CalibStats> scheme_statistics(const Scheme& s, const SchemeArgs&) {
-  if (!s.act.enabled() || s.act.scale != ActScale::Static) return std::nullopt;
+void require_statistics_file(const Scheme& s) {
   if (s.statistics.empty())
     throw UsageError("static activation scales need calibration statistics: pass --stats S "
                      "(made by `mambascope-cli calibrate`)");
   if (!std::filesystem::is_regular_file(s.statistics))
     throw InputError(s.statistics, "no such statistics file");
+}
+
+std::optional<CalibStats> scheme_statistics(const Scheme& s, const SchemeArgs&) {
+  if (!s.act.enabled() || s.act.scale != ActScale::Static) return std::nullopt;
+  require_statistics_file(s);
   return CalibStats::load(s.statistics);
+}
+
+bool statistics_give_static_scales(const Scheme& s) {
+  return s.act.enabled() && s.act.scale == ActScale::Static && s.act_absmax.empty() &&
+         s.transforms().empty() && !s.zero_outliers && !s.zero_random_seed;
 }
 
 SchemeWeights scheme_weights_of(const Checkpoint& ck, const Scheme& scheme,
@@ -91,11 +103,8 @@ void add_eval_options(CLI::App* cmd, EvalArgs& a) {
 EvalInputs load_eval_inputs(const EvalArgs& a) {
   EvalInputs in;
   in.scheme = resolve_scheme(a.s);
-  in.stats = scheme_statistics(in.scheme, a.s);
-  if (in.stats && !in.scheme.transforms().empty())
-    throw UsageError("static activation scales with transforms (" + in.scheme.describe() +
-                     ") are not supported: the statistics are of the untransformed model; use "
-                     "--act-scale dynamic");
+  // A missing statistics file fails here, before the model loads (the scales are taken below).
+  if (statistics_give_static_scales(in.scheme)) require_statistics_file(in.scheme);
   in.model = load_model(a.model, a.o);
   Tokenizer tok = load_tokenizer(in.model.checkpoint, a.o);
   in.ids = encode(tok, read_text_file(a.file), a.o);
@@ -103,12 +112,13 @@ EvalInputs load_eval_inputs(const EvalArgs& a) {
   const std::optional<std::filesystem::path> tokenizer =
       a.o.tokenizer.empty() ? std::nullopt : std::optional<std::filesystem::path>(a.o.tokenizer);
   in.weights = scheme_weights_of(in.model.checkpoint, in.scheme, tokenizer);
+  in.static_scales = scheme_static_absmax(in.scheme, a.s, in.weights, in.model.checkpoint, tokenizer);
   return in;
 }
 
 std::unique_ptr<PointFakeQuant> scheme_fake_quant(const EvalInputs& in, const std::set<QuantPoint>& points) {
   auto fq = std::make_unique<PointFakeQuant>(in.scheme.act, in.scheme.state, points,
-                                             in.stats ? &*in.stats : nullptr);
+                                             in.static_scales.value_or(StaticActAbsmax{}));
   fq->set_runtime_transforms(in.weights.runtime);
   return fq;
 }

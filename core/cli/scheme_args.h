@@ -37,6 +37,11 @@ Scheme resolve_scheme(const SchemeArgs& a);
 
 // Statistics for static activation scales (--stats, else the scheme's); nullopt when not needed.
 std::optional<CalibStats> scheme_statistics(const Scheme& scheme, const SchemeArgs& a);
+// Whether the statistics file is where the static scales come from (static activations, no
+// recorded scales, no transform: core/cli/static_scales.h), and the check that it exists (UsageError
+// / InputError), for commands that fail early, before loading a model.
+bool statistics_give_static_scales(const Scheme& scheme);
+void require_statistics_file(const Scheme& scheme);
 
 // The model's weights in fp32 after the scheme's transforms, and the scheme's quantized weights
 // (with their errors against the transformed weights, as quantize's report.json has them).
@@ -67,7 +72,7 @@ void add_eval_options(CLI::App* cmd, EvalArgs& a);
 
 struct EvalInputs {
   Scheme scheme;
-  std::optional<CalibStats> stats;  // for static activation scales
+  std::optional<StaticActAbsmax> static_scales;  // static activation scales (core/cli/static_scales.h)
   LoadedModel model;                // the float model
   std::vector<int32_t> ids;         // the text, cut to --max-tokens
   SchemeWeights weights;

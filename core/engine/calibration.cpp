@@ -71,6 +71,9 @@ CalibStats calibrate_on(const std::vector<CalibDevice>& devices, const std::vect
 
   // The layers' pinned host blocks, shared by every device when streaming.
   std::shared_ptr<const PinnedLayers> pinned;
+  if (o.fake_quant && (o.engine == CalibEngine::Fused || o.stream_layers))
+    throw UsageError("run-time transforms in calibration need the reference engine (not --engine fused "
+                     "or --max-gpu-mem)");
   if (o.stream_layers) {
     if (o.engine == CalibEngine::Reference)
       throw UsageError("layer streaming (--max-gpu-mem) runs the fused engine, not --engine reference");
@@ -99,7 +102,7 @@ CalibStats calibrate_on(const std::vector<CalibDevice>& devices, const std::vect
       std::string why_not;
       if (pinned)
         w.fused = std::make_unique<FusedCalibrator>(*w.where.model, o.covariance, w.where.device, pinned);
-      else if (o.engine != CalibEngine::Reference && FusedCalibrator::supported(*w.where.model, &why_not))
+      else if (o.engine != CalibEngine::Reference && !o.fake_quant && FusedCalibrator::supported(*w.where.model, &why_not))
         w.fused = std::make_unique<FusedCalibrator>(*w.where.model, o.covariance);
       else if (o.engine == CalibEngine::Fused)
         throw UsageError("--engine fused: " + why_not);
@@ -113,7 +116,7 @@ CalibStats calibrate_on(const std::vector<CalibDevice>& devices, const std::vect
         }
         at::Tensor ids = ids_of(batches[b]);
         if (w.fused) w.fused->run(ids);
-        else w.where.model->forward(ids, nullptr, w.observer.get());
+        else w.where.model->forward(ids, nullptr, w.observer.get(), o.fake_quant);
         w.local.tokens += ids.numel();
         std::lock_guard<std::mutex> lock(progress_mutex);
         done += ids.numel();

@@ -45,6 +45,10 @@ struct CalibOptions {
   // layer's weights are copied to the device just before it runs. Fused engine only.
   bool stream_layers = false;
   StatsMerge merge = StatsMerge::Nccl;
+  // A transformed model's run-time parts (smooth-fused's online Hadamard and S-SiLU, fake_quant.h)
+  // applied in every forward, so the statistics are of the values a runtime quantizes. Reference
+  // engine only (the fused kernels know no such hook); null: the plain forward.
+  const FakeQuant* fake_quant = nullptr;
 };
 
 // Where one worker runs: `model` on `device`, or on the host when layers stream to `device`.

@@ -8,22 +8,34 @@
 
 namespace ms {
 
+StaticActAbsmax StaticActAbsmax::of(const CalibStats& stats) {
+  StaticActAbsmax s;
+  for (const auto& [key, a] : stats.activations)
+    if (a.absmax.defined() && a.absmax.numel() > 0) s.absmax[key] = a.absmax.max().item<double>();
+  return s;
+}
+
 PointFakeQuant::PointFakeQuant(ActQuantSpec act, StateQuantSpec state, std::set<QuantPoint> points,
                                const CalibStats* stats)
-    : act_(act), state_(state) {
+    : PointFakeQuant(act, state, std::move(points),
+                     stats ? StaticActAbsmax::of(*stats) : StaticActAbsmax{}) {}
+
+PointFakeQuant::PointFakeQuant(ActQuantSpec act, StateQuantSpec state, std::set<QuantPoint> points,
+                               const StaticActAbsmax& scales)
+    : act_(act), state_(state), static_after_runtime_(scales.after_runtime_transforms) {
   act_.validate();
   state_.validate();
   for (const QuantPoint& p : points) {
     if (p.site == Site::Input && act_.enabled()) {
-      points_.insert(p);
       if (act_.scale == ActScale::Static) {
-        const std::string key = p.str();
-        if (!stats) throw InputError(key, "static activation scales need calibration statistics");
-        auto it = stats->activations.find(key);
-        if (it == stats->activations.end() || !it->second.absmax.defined())
-          throw InputError(key, "the calibration statistics have no absmax for this point");
-        static_absmax_[p] = it->second.absmax.max().item<double>();
+        auto it = scales.absmax.find(p.str());
+        if (it == scales.absmax.end())
+          throw InputError(p.str(), scales.absmax.empty()
+                                        ? "static activation scales need calibration statistics"
+                                        : "the static activation scales have no absmax for this point");
+        static_absmax_[p] = it->second;
       }
+      points_.insert(p);
     } else if (p.site == Site::State && state_.enabled()) {
       points_.insert(p);
     }
@@ -44,10 +56,10 @@ void PointFakeQuant::set_runtime_transforms(const std::vector<RuntimeTransform>&
         throw UsageError("run-time transform s_silu at '" + t.point + "': needs out_proj's input and s [E]");
       gate_scales_[p->layer] = t.param.to(at::kCPU, at::kFloat);
     } else if (t.kind == "online_hadamard") {
-      if (!static_absmax_.empty())
+      if (!static_absmax_.empty() && !static_after_runtime_)
         throw UsageError("static activation scales with an online rotation at '" + t.point +
-                         "' are not supported (the calibrated absmax is of the unrotated values): "
-                         "use --act-scale dynamic");
+                         "': the scales were measured on unrotated values; measure them on the "
+                         "transformed model (core/cli/static_scales.h) or use --act-scale dynamic");
       rotated_.insert(*p);
     } else {
       throw UsageError("unknown run-time transform '" + t.kind + "' at '" + t.point + "'");

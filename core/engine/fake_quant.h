@@ -36,6 +36,17 @@ namespace ms {
 
 class CalibStats;
 
+// Static activation scales as plain data: each *.input point's absmax (over tokens and channels;
+// act_quant.h turns it into the scale), and whether it was measured after the run-time transforms,
+// on the transformed model (core/cli/static_scales.h). Only such scales may meet an online
+// rotation: an absmax of the unrotated values says nothing about the rotated ones.
+struct StaticActAbsmax {
+  std::map<std::string, double> absmax;  // key: quant point text
+  bool after_runtime_transforms = false;
+  // Per point, the largest channel absmax of the statistics (measured before any transform).
+  static StaticActAbsmax of(const CalibStats& stats);
+};
+
 class FakeQuant {
  public:
   virtual ~FakeQuant() = default;
@@ -59,6 +70,9 @@ class PointFakeQuant : public FakeQuant {
   // chosen *.input point (throws InputError naming the first one missing).
   PointFakeQuant(ActQuantSpec act, StateQuantSpec state, std::set<QuantPoint> points,
                  const CalibStats* stats = nullptr);
+  // The same with the scales given directly (InputError names the first chosen point missing).
+  PointFakeQuant(ActQuantSpec act, StateQuantSpec state, std::set<QuantPoint> points,
+                 const StaticActAbsmax& scales);
 
   bool quantizes(const QuantPoint& point) const override;
   at::Tensor quantize_activation(const QuantPoint& point, const at::Tensor& x) const override;
@@ -68,8 +82,7 @@ class PointFakeQuant : public FakeQuant {
 
   // smooth-fused's run-time parts (PipelineResult::runtime): "s_silu" at `layers.i.out_proj.input`
   // (param s [E]) and "online_hadamard" at a Linear input (y -> y H/√n). UsageError on another kind
-  // or point. Static activation scales and rotations do not mix (the calibrated absmax is of the
-  // unrotated values): UsageError.
+  // or point, and on a rotation with static scales not measured after the run-time transforms.
   void set_runtime_transforms(const std::vector<RuntimeTransform>& runtime);
 
   bool empty() const;  // quantizes no point at all (run-time transforms aside)
@@ -79,6 +92,7 @@ class PointFakeQuant : public FakeQuant {
   StateQuantSpec state_;
   std::set<QuantPoint> points_;
   std::map<QuantPoint, double> static_absmax_;
+  bool static_after_runtime_ = false;  // static_absmax_ is of the rotated values
   std::map<int, at::Tensor> gate_scales_;  // layer -> S-SiLU's s [E] fp32, CPU
   std::set<QuantPoint> rotated_;           // inputs rotated online
 };

@@ -1,6 +1,7 @@
 #include "core/quant/scheme.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -83,6 +84,7 @@ json Scheme::to_json() const {
   j["activations"] = {{"bits", act.bits},
                       {"scale", act_scale_name(act.scale)},
                       {"granularity", act_granularity_name(act.granularity)}};
+  if (!act_absmax.empty()) j["activations"]["absmax"] = act_absmax;
   j["state"] = {{"bits", state.bits},
                 {"method", state_method_name(state.method)},
                 {"dsq_variant", dsq_variant_name(state.variant)}};
@@ -242,6 +244,16 @@ Scheme Scheme::from_json(const json& j, const std::string& where) {
   s.act.granularity = field(r, "activations.granularity", [&] {
     return parse_act_granularity(r.text(a, "activations", "granularity", "token"));
   });
+  if (a.contains("absmax") && !a["absmax"].is_null()) {
+    if (!a["absmax"].is_object()) r.fail("activations.absmax", "must map quant points to numbers");
+    for (const auto& [key, v] : a["absmax"].items()) {
+      const std::optional<QuantPoint> p = QuantPoint::parse(key);
+      if (!p || p->site != Site::Input) r.fail("activations.absmax", "names '" + key + "', not a Linear input");
+      if (!v.is_number() || !(v.get<double>() >= 0) || !std::isfinite(v.get<double>()))
+        r.fail("activations.absmax." + key, "must be a finite number >= 0");
+      s.act_absmax[key] = v.get<double>();
+    }
+  }
   const json& st = r.section(j, "state");
   s.state.bits = r.integer(st, "state", "bits", 16);
   s.state.method = field(r, "state.method", [&] {

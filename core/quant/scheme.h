@@ -3,7 +3,9 @@
 //   "methods":     ["rtn"], in order (transforms and gptq are the pipeline's; see Scheme::weights)
 //   "weights":     {"method": "rtn", "bits": 4, "granularity": "tensor|channel|group",
 //                   "group_size": 128 | null, "symmetric": true, "modules": ["in_proj", ...]}
-//   "activations": {"bits": 8, "scale": "static|dynamic", "granularity": "tensor|token"}
+//   "activations": {"bits": 8, "scale": "static|dynamic", "granularity": "tensor|token",
+//                   "absmax": {"layers.0.in_proj.input": 3.25, ...}}  (static scales as quantize
+//                   measured them, on the transformed model: core/cli/static_scales.h)
 //   "state":       {"bits": 4, "method": "dsq|tensor|channel|state", "dsq_variant": "abs.mean.sqrt"}
 //   "statistics":  null | "stats.safetensors" | {"path": "..."} | {"file": "..."}  (the statistics
 //                  quantize's transforms read, and static activation scales)
@@ -22,6 +24,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +59,7 @@ struct Scheme {
   std::string weight_method = "rtn";
   std::vector<Module> weight_modules;  // empty: the default list of weight_quant.h
   ActQuantSpec act;
+  std::map<std::string, double> act_absmax;  // recorded static scales (empty: none recorded)
   StateQuantSpec state;
   std::string statistics;  // path, empty when none
   // The method chain's settings (quantize's --alpha, --zero-*, --damp/--block/--act-order,

@@ -40,10 +40,9 @@ def rtn_sym(w, bits):
     return (np.clip(np.rint(w / s), -q - 1, q) * s).astype(np.float32), s
 
 
-def main():
-    src, exp, method, bits = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def transformed_weights(src, method, stats_file=None, alpha=None):
+    """SOURCE_DIR's weights (HF names, float64) after METHOD, as METHODS.md section 3 defines it."""
     cfg = json.load(open(f"{src}/config.json"))
-    out_cfg = json.load(open(f"{exp}/config.json"))
     L, R = cfg["num_hidden_layers"], cfg["time_step_rank"]
     W = {k: v.astype(np.float64) for k, v in load_file(f"{src}/model.safetensors").items()}
     lay = lambda i, name: f"backbone.layers.{i}.{name}"
@@ -62,8 +61,7 @@ def main():
         W["backbone.norm_f.weight"] = np.ones(d)
         W["backbone.embeddings.weight"] = W["backbone.embeddings.weight"] @ Q
     elif method == "smoothquant":
-        stats = load_file(sys.argv[5])
-        alpha = float(sys.argv[6])
+        stats = load_file(stats_file)
 
         def scales(x, w):
             x, wm = np.abs(x.astype(np.float64)), np.abs(w).max(axis=0)
@@ -82,6 +80,17 @@ def main():
             W[lay(i, "mixer.dt_proj.weight")] = wd * s
     else:
         raise SystemExit(f"unknown method {method}")
+    return W
+
+
+def main():
+    src, exp, method, bits = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    cfg = json.load(open(f"{src}/config.json"))
+    out_cfg = json.load(open(f"{exp}/config.json"))
+    L = cfg["num_hidden_layers"]
+    lay = lambda i, name: f"backbone.layers.{i}.{name}"
+    stats, alpha = (sys.argv[5], float(sys.argv[6])) if len(sys.argv) > 6 else (None, None)
+    W = transformed_weights(src, method, stats, alpha)
 
     got = load_file(f"{exp}/model.safetensors")
     rounded = [lay(i, f"mixer.{m}.weight") for i in range(L) for m in ("in_proj", "x_proj", "dt_proj", "out_proj")]

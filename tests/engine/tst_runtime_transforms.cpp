@@ -196,6 +196,34 @@ class TestRuntimeTransforms : public QObject {
     QVERIFY(control > 10 * kA8Tol);
   }
 
+  // Static scales measured after the run-time transforms meet the online rotation: x = [1, 2, 3, 4]
+  // rotates to x H4 / 2 = [5, -1, -2, 0]; with the measured absmax 5 at A8 the step is 5/127, so the
+  // codes are [127, -25, -51, 0] (-25.4 and -50.8 rounded). Scales of unrotated values are refused.
+  void staticScalesAfterRotation() {
+    ActQuantSpec spec;
+    spec.bits = 8;
+    spec.scale = ActScale::Static;
+    spec.granularity = ActGranularity::Tensor;
+    const QuantPoint p{0, Module::OutProj, Site::Input};
+    const std::vector<RuntimeTransform> rotate{{"online_hadamard", p.str(), {}}};
+    PointFakeQuant fq(spec, StateQuantSpec{}, {p}, StaticActAbsmax{{{p.str(), 5.0}}, true});
+    fq.set_runtime_transforms(rotate);
+    const at::Tensor got = fq.quantize_activation(p, at::tensor({1.f, 2.f, 3.f, 4.f}).reshape({1, 1, 4}));
+    const float step = 5.0f / 127.0f;
+    const float want[4] = {127 * step, -25 * step, -51 * step, 0};
+    for (int i = 0; i < 4; ++i) QVERIFY(std::abs(got.flatten()[i].item<float>() - want[i]) <= 1e-6f);
+    PointFakeQuant unrotated(spec, StateQuantSpec{}, {p}, StaticActAbsmax{{{p.str(), 5.0}}, false});
+    QVERIFY_THROWS_EXCEPTION(UsageError, unrotated.set_runtime_transforms(rotate));
+    // A chosen point without a scale is named.
+    QVERIFY_THROWS_EXCEPTION(InputError, PointFakeQuant(spec, StateQuantSpec{}, {p}, StaticActAbsmax{{{"layers.1.out_proj.input", 1.0}}, true}));
+    // The fused calibration engine knows no run-time hook.
+    CalibOptions co;
+    co.engine = CalibEngine::Fused;
+    co.fake_quant = &fq;
+    const auto model = MambaModel::load(tiny("tiny-mamba", 3), EngineOptions{});
+    QVERIFY_THROWS_EXCEPTION(UsageError, calibrate(*model, {CalibText{"t", "", {1, 2, 3}}}, co));
+  }
+
   void refusals() {
     PointFakeQuant fq(ActQuantSpec{}, StateQuantSpec{}, {});
     QVERIFY_THROWS_EXCEPTION(UsageError, fq.set_runtime_transforms({{"s_silu", "layers.0.ssm.state", at::ones({4})}}));

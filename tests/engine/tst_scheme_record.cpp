@@ -11,6 +11,9 @@
 #include <filesystem>
 
 #include "../cli/cli_test_util.h"
+#include <ATen/ATen.h>
+
+#include "core/engine/calib_stats.h"
 #include "core/quant/scheme.h"
 #include "core/util/error.h"
 
@@ -152,12 +155,21 @@ class TestSchemeRecord : public QObject {
     QVERIFY(s.act.granularity == ms::ActGranularity::Tensor);
     QCOMPARE(QString::fromStdString(s.statistics), QFileInfo(stats).absoluteFilePath());
     QVERIFY(s.calibration.files.empty());  // nothing was calibrated on
-    // Refused without statistics, before anything is written.
-    const QString out = tmp_.filePath("no-stats");
-    const CliResult r = run_cli({"quantize", kModel, "--method", "rtn", "--format", "packed", "--abits", "8",
-                                 "--act-scale", "static", "--act-granularity", "tensor", "--out", out});
-    QVERIFY2(r.exit_code == 2 && one_line(r.err) && r.err.contains("--stats"), qPrintable(r.describe()));
-    QVERIFY(!QFileInfo::exists(out));
+    // The recorded scales are the file's: per point, the largest channel absmax.
+    const ms::CalibStats st = ms::CalibStats::load(stats.toStdString());
+    QVERIFY(!s.act_absmax.empty());
+    QCOMPARE(s.act_absmax.size(), st.activations.size());
+    for (const auto& [point, a] : st.activations)
+      QCOMPARE(s.act_absmax.at(point), a.absmax.max().item<double>());
+    // Without statistics the scales are measured on the calibration text, which is recorded.
+    const Scheme m = quantize({"--method", "rtn", "--format", "packed", "--abits", "8", "--act-scale", "static",
+                               "--act-granularity", "tensor", "--calib-tokens", "256", "--calib-seq-len", "64"});
+    if (QTest::currentTestFailed()) return;
+    QCOMPARE(m.act_absmax.size(), st.activations.size());
+    QCOMPARE(m.calibration.tokens, int64_t(256));
+    QCOMPARE(m.calibration.files.size(), size_t(1));  // the shipped Austen text
+    // The same 256 tokens in windows of 64 that `calibrate` read: the same scales, exactly.
+    QVERIFY(m.act_absmax == s.act_absmax);
   }
 
   void roundTrip() {
@@ -176,12 +188,14 @@ class TestSchemeRecord : public QObject {
     s.calibration = {{"/texts/a.txt", "/texts/b.txt"}, {"aa", "bb"}, 1000, 100};
     s.dtype = "bf16";
     s.format = "packed";
+    s.act_absmax = {{"layers.0.in_proj.input", 3.25}, {"layers.1.out_proj.input", 0.1}};
     const Scheme t = Scheme::from_json(s.to_json(), "round trip");
     QCOMPARE(t.to_json().dump(), s.to_json().dump());
     QCOMPARE(t.alpha, 0.25);
     QCOMPARE(t.gptq.block, int64_t(64));
     QCOMPARE(t.calibration.files.at(1), std::string("/texts/b.txt"));
     QCOMPARE(*t.zero_random_seed, uint64_t(7));
+    QCOMPARE(t.act_absmax.at("layers.1.out_proj.input"), 0.1);  // JSON keeps doubles exact
     QCOMPARE(t.describe(), std::string("klt,smooth-fused (weights only) then W3 group:32 sym gptq, A6 dynamic token, "
                                        "H4 state"));
     nlohmann::json bad = s.to_json();

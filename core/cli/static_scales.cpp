@@ -1,0 +1,68 @@
+// Static activation scales. See static_scales.h.
+#include "core/cli/static_scales.h"
+
+#include "core/engine/mamba_model.h"
+#include "core/util/error.h"
+#include "core/util/sha256.h"
+
+namespace ms::cli {
+
+std::vector<CalibText> calibration_texts(const Checkpoint& ck, std::vector<std::string> files,
+                                         const std::vector<std::string>& sha256,
+                                         const std::optional<std::filesystem::path>& tokenizer) {
+  if (files.empty()) {
+    const std::optional<std::filesystem::path> def = shipped_calibration_text();
+    if (!def)
+      throw UsageError("calibration needs a text: pass --calib-file (the default text "
+                       "resources/texts/austen.txt was not found)");
+    files.push_back(def->string());
+  }
+  CommonOptions o;
+  if (tokenizer) o.tokenizer = tokenizer->string();
+  const Tokenizer tok = load_tokenizer(ck, o);
+  std::vector<CalibText> texts;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string content = read_text_file(files[i]);
+    const std::string digest = sha256_hex(content);
+    if (i < sha256.size() && !sha256[i].empty() && sha256[i] != digest)
+      throw InputError(files[i], "changed since the scheme recorded it (SHA-256 differs)");
+    texts.push_back({files[i], digest, encode(tok, content, o)});
+  }
+  return texts;
+}
+
+StaticActAbsmax measure_static_absmax(const WeightSet& weights, const std::vector<RuntimeTransform>& runtime,
+                                      const std::vector<CalibText>& texts, int64_t tokens, int64_t seq_len,
+                                      const ProgressFn& progress) {
+  // A hook that quantizes nothing: only the run-time parts act, and the observer sees their output.
+  PointFakeQuant runtime_only(ActQuantSpec{}, StateQuantSpec{}, {});
+  runtime_only.set_runtime_transforms(runtime);
+  CalibOptions co;
+  co.seq_len = seq_len;
+  co.max_tokens = tokens;
+  co.engine = CalibEngine::Reference;
+  co.fake_quant = &runtime_only;
+  const auto model = MambaModel::load(weights, EngineOptions{});
+  const CalibStats stats = calibrate(*model, texts, co, progress);
+  if (stats.metadata.fields.count("cancelled") && stats.metadata.fields.at("cancelled") == "true")
+    throw Cancelled();
+  StaticActAbsmax s = StaticActAbsmax::of(stats);
+  s.after_runtime_transforms = true;
+  return s;
+}
+
+std::optional<StaticActAbsmax> scheme_static_absmax(const Scheme& scheme, const SchemeArgs& args,
+                                                    const SchemeWeights& weights, const Checkpoint& source,
+                                                    const std::optional<std::filesystem::path>& tokenizer) {
+  if (!scheme.act.enabled() || scheme.act.scale != ActScale::Static) return std::nullopt;
+  if (!scheme.act_absmax.empty()) return StaticActAbsmax{scheme.act_absmax, true};
+  if (weights.transformed) {
+    const SchemeCalibration& c = scheme.calibration;
+    const std::vector<CalibText> texts = calibration_texts(source, c.files, c.sha256, tokenizer);
+    return measure_static_absmax(weights.base, weights.runtime, texts, c.tokens, c.seq_len,
+                                 progress_reporter("static scales"));
+  }
+  return StaticActAbsmax::of(*scheme_statistics(scheme, args));
+}
+
+}  // namespace ms::cli
