@@ -82,7 +82,7 @@ class CalibrationProcess : public QObject {
   void onExited(const CliProcess::Exit& exit);
   void stopProcess();
 
-  CliProcess m_cli;
+  CliProcess m_cli{this};  // a child, so its QProcess is in the window's tree (StatusMonitor lists it)
   CalibrationRequest m_request;
   JobId m_current = 0;
   JobId m_lastId = 0;

@@ -79,7 +79,7 @@ class ExportProcess : public QObject {
   void stopProcess();
   void removeTemporaryDirectory();
 
-  CliProcess m_cli;
+  CliProcess m_cli{this};  // a child, so its QProcess is in the window's tree (StatusMonitor lists it)
   ExportRequest m_request;
   JobId m_current = 0;
   JobId m_lastId = 0;

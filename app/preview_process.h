@@ -80,8 +80,8 @@ class PreviewProcess : public QObject {
   void deliver(const QByteArray& json, bool served);
   void fail(const QString& message);
 
-  CliProcess m_server;   // `preview --serve` for m_serverOptions
-  CliProcess m_oneShot;  // the fallback: one `preview --json` run
+  CliProcess m_server{this};   // `preview --serve` for m_serverOptions (children: StatusMonitor lists them)
+  CliProcess m_oneShot{this};  // the fallback: one `preview --json` run
   Options m_options;
   Options m_serverOptions;
   bool m_serverEnabled = true;

@@ -88,7 +88,7 @@ class RequantProcess : public QObject {
   void forgetServer();
   void send(const QJsonObject& setting);
 
-  CliProcess m_cli;
+  CliProcess m_cli{this};  // a child, so its QProcess is in the window's tree (StatusMonitor lists it)
   Options m_options;
   std::optional<RequantBatch> m_batch;
   qint64 m_lastId = 0;

@@ -57,7 +57,7 @@ class StateSequenceProcess : public QObject {
  private:
   void onExited(const CliProcess::Exit& exit);
 
-  CliProcess m_cli;
+  CliProcess m_cli{this};  // a child, so its QProcess is in the window's tree (StatusMonitor lists it)
   QString m_runOut;  // where the run in flight writes
   QTemporaryDir m_dir;
   int m_runs = 0;
