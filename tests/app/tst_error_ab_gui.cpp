@@ -51,17 +51,6 @@ namespace {
 const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
 using SnapshotPtr = std::shared_ptr<const views::error::Snapshot>;
 
-SnapshotPtr waitForLatest(QuantPanel* panel, int timeoutMs = 120000) {
-  QElapsedTimer t;
-  t.start();
-  while (t.elapsed() < timeoutMs) {
-    const SnapshotPtr& s = panel->snapshot();
-    if (s && s->id == panel->process()->latestRequest()) return s;
-    QTest::qWait(20);
-  }
-  return nullptr;
-}
-
 double sqnrOf(const QJsonValue& v) { return v.isNull() ? std::numeric_limits<double>::infinity() : v.toDouble(); }
 double parsed(const std::string& text) { return std::strtod(text.c_str(), nullptr); }  // "inf" and "nan" too
 
@@ -154,7 +143,7 @@ class TestErrorAbGui : public QObject {
     window.openModel(kDemo);
     QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
     QVERIFY(!panel->pinButton()->isEnabled() || panel->snapshot());  // nothing to pin before a result
-    const SnapshotPtr a = waitForLatest(panel);
+    const SnapshotPtr a = test::wait_for_latest(panel);
     QVERIFY2(a, "no reply from requant-serve");
     QVERIFY(!panel->comparison());
     QVERIFY(panel->pinButton()->isEnabled());
@@ -168,7 +157,7 @@ class TestErrorAbGui : public QObject {
 
     // B: the state at 4 bits (a slider move; A stays as pinned).
     panel->bitsSlider('H')->setValue(QuantPanel::positionOf(4));
-    const SnapshotPtr b = waitForLatest(panel);
+    const SnapshotPtr b = test::wait_for_latest(panel);
     QVERIFY(b);
     QCOMPARE(panel->pinned(), a);
     const auto c = panel->comparison();
@@ -257,7 +246,7 @@ class TestErrorAbGui : public QObject {
     QCOMPARE(panel->setting(), settingA);
     QCOMPARE(QuantPanel::bitsOf(panel->bitsSlider('H')->value()), 8);
     QCOMPARE(panel->comparison()->a_label, std::string("A: W4 A8 H4 dsq"));
-    const SnapshotPtr b2 = waitForLatest(panel);
+    const SnapshotPtr b2 = test::wait_for_latest(panel);
     QVERIFY(b2 && b2 != a);
     compareWithReply(*b2, replies[0]);
     const auto swapped = panel->comparison();
@@ -294,11 +283,11 @@ class TestErrorAbGui : public QObject {
       QSignalSpy opened(&window, &MainWindow::modelOpened);
       window.openModel(kDemo);
       QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
-      a = waitForLatest(panel);
+      a = test::wait_for_latest(panel);
       QVERIFY(a && panel->pinA());
       settingA = panel->pinnedSetting();
       panel->bitsSlider('W')->setValue(QuantPanel::positionOf(3));
-      QVERIFY(waitForLatest(panel));
+      QVERIFY(test::wait_for_latest(panel));
       settingB = panel->setting();
       QCOMPARE(window.saveWorkspace(ws), QString());
     }
@@ -330,14 +319,14 @@ class TestErrorAbGui : public QObject {
     window.openModel(kDemo);
     QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
     QuantPanel* panel = window.quantPanel();
-    const SnapshotPtr a = waitForLatest(panel);
+    const SnapshotPtr a = test::wait_for_latest(panel);
     QVERIFY(a);
     QTest::keyClick(&window, Qt::Key_A, Qt::ControlModifier | Qt::ShiftModifier);  // Pin as A
     QTRY_COMPARE_WITH_TIMEOUT(panel->pinned(), a, 5000);
     // B: the state at 4 bits with one scale per tensor (the README's contrast to DSQ).
     panel->stateMethodBox()->setCurrentIndex(panel->stateMethodBox()->findData(QStringLiteral("tensor")));
     panel->bitsSlider('H')->setValue(QuantPanel::positionOf(4));
-    QVERIFY(waitForLatest(panel));
+    QVERIFY(test::wait_for_latest(panel));
     QVERIFY(panel->comparison());
     QCOMPARE(panel->comparison()->b_label, std::string("B: W4 A8 H4 tensor"));
     const QImage image = ScreenshotRunner::grabWindow(&window);
