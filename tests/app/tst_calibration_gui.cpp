@@ -13,6 +13,7 @@
 
 #include "app/calibration_panel.h"
 #include "app/main_window.h"
+#include "window_fixture.h"
 
 using namespace ms;
 using namespace ms::app;
@@ -53,10 +54,8 @@ class TestCalibrationGui : public QObject {
     QCOMPARE(panel->sourceBox()->currentData().toString(), kAusten);
     QVERIFY(panel->sourceBox()->findData(QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/texts/moby-dick.txt")) >= 0);
 
-    QSignalSpy opened(&window, &MainWindow::modelOpened);
     QSignalSpy statsOpened(&window, &MainWindow::statsOpened);
-    window.openModel(kDemo);
-    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+    QVERIFY(test::open_model(window, kDemo));
     QVERIFY(panel->calibrateButton()->isEnabled());
     QVERIFY(!panel->cancelButton()->isEnabled());
     panel->tokensBox()->setValue(3000);
@@ -75,10 +74,8 @@ class TestCalibrationGui : public QObject {
 
   void cancelButtonKeepsWhatWasCollected() {
     MainWindow window(MainWindow::Options{false, QStringLiteral("structure")});
-    QSignalSpy opened(&window, &MainWindow::modelOpened);
     QSignalSpy statsOpened(&window, &MainWindow::statsOpened);
-    window.openModel(kDemo);
-    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+    QVERIFY(test::open_model(window, kDemo));
     CalibrationPanel* panel = window.calibrationPanel();
     panel->tokensBox()->setValue(400000);
     QSignalSpy progress(window.calibration(), &CalibrationProcess::progressChanged);
@@ -96,10 +93,8 @@ class TestCalibrationGui : public QObject {
 
   void typedText() {
     MainWindow window(MainWindow::Options{false, QStringLiteral("distributions")});
-    QSignalSpy opened(&window, &MainWindow::modelOpened);
     QSignalSpy statsOpened(&window, &MainWindow::statsOpened);
-    window.openModel(kDemo);
-    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
+    QVERIFY(test::open_model(window, kDemo));
     CalibrationPanel* panel = window.calibrationPanel();
     const QString text = QStringLiteral("It is a truth universally acknowledged, that a single man in possession of a "
                                         "good fortune, must be in want of a wife. — Élisabeth, naïve café\n");
