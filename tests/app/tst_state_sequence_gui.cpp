@@ -18,6 +18,7 @@
 #include "app/imgui_canvas.h"
 #include "app/main_window.h"
 #include "app/state_sequence_process.h"
+#include "window_fixture.h"
 
 using namespace ms;
 using namespace ms::app;
@@ -66,15 +67,7 @@ class TestStateSequenceGui : public QObject {
     MainWindow::Options options{false, QStringLiteral("state-heatmap")};
     options.layer = 5;
     MainWindow window(options);
-    window.resize(1400, 900);
-    window.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&window));
-    QSignalSpy opened(&window, &MainWindow::modelOpened);
-    QSignalSpy statsOpened(&window, &MainWindow::statsOpened);
-    window.openModel(kModel);
-    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 60000);
-    window.openStats(m_dir.filePath("stats.safetensors"));
-    QTRY_COMPARE_WITH_TIMEOUT(statsOpened.size(), 1, 60000);
+    QVERIFY(test::open_window_with_stats(window, kModel, m_dir.filePath("stats.safetensors"), 60000));
     QCOMPARE(window.stateHeatmapState().layer, 5);
     ImGuiCanvas* canvas = window.canvas();
     StateSequenceProcess* sequence = window.stateSequenceProcess();
@@ -156,15 +149,7 @@ class TestStateSequenceGui : public QObject {
     MainWindow::Options options{false, QStringLiteral("state-heatmap")};
     options.layer = 5;
     MainWindow window(options);
-    window.resize(1400, 900);
-    window.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&window));
-    QSignalSpy opened(&window, &MainWindow::modelOpened);
-    QSignalSpy statsOpened(&window, &MainWindow::statsOpened);
-    window.openModel(kModel);
-    QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 60000);
-    window.openStats(m_dir.filePath("stats.safetensors"));
-    QTRY_COMPARE_WITH_TIMEOUT(statsOpened.size(), 1, 60000);
+    QVERIFY(test::open_window_with_stats(window, kModel, m_dir.filePath("stats.safetensors"), 60000));
     ImGuiCanvas* canvas = window.canvas();
     StateSequenceProcess* sequence = window.stateSequenceProcess();
     window.setStateSequence(true);
