@@ -33,6 +33,7 @@
 #include "app/main_window.h"
 #include "app/quant_panel.h"
 #include "app/requant_process.h"
+#include "window_fixture.h"
 
 using namespace ms;
 using namespace ms::app;
@@ -41,18 +42,6 @@ namespace {
 const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
 
 using SnapshotPtr = std::shared_ptr<const views::error::Snapshot>;
-
-// Waits until the panel shows the answer to its newest request.
-SnapshotPtr waitForLatest(QuantPanel* panel, int timeoutMs = 120000) {
-  QElapsedTimer t;
-  t.start();
-  while (t.elapsed() < timeoutMs) {
-    const SnapshotPtr& s = panel->snapshot();
-    if (s && s->id == panel->process()->latestRequest()) return s;
-    QTest::qWait(20);
-  }
-  return nullptr;
-}
 
 const views::error::PointRow* find(const std::vector<views::error::PointRow>& rows, const std::string& name) {
   for (const auto& r : rows)
@@ -79,7 +68,7 @@ class TestErrorGui : public QObject {
     window.openModel(kDemo);
     QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
     QVERIFY(panel->process()->isRunning());  // the Error view asked for the preview
-    const SnapshotPtr first = waitForLatest(panel);
+    const SnapshotPtr first = test::wait_for_latest(panel);
     QVERIFY2(first, "no reply from requant-serve");
     QCOMPARE(panel->setting().value(QStringLiteral("wbits")).toInt(), 4);  // the dock's first look
     QCOMPARE(first->layers.size(), size_t(6));
@@ -94,7 +83,7 @@ class TestErrorGui : public QObject {
     QTest::keyClick(panel->bitsSlider('W'), Qt::Key_Left);
     QTest::keyClick(panel->bitsSlider('W'), Qt::Key_Left);
     QCOMPARE(panel->setting().value(QStringLiteral("wbits")).toInt(), 2);
-    const SnapshotPtr w2 = waitForLatest(panel);
+    const SnapshotPtr w2 = test::wait_for_latest(panel);
     QVERIFY(w2);
     QCOMPARE(w2->weights.size(), first->weights.size());
     for (size_t i = 0; i < w2->weights.size(); ++i)
@@ -105,7 +94,7 @@ class TestErrorGui : public QObject {
     panel->scopeBox()->setCurrentIndex(panel->scopeBox()->findData(3));
     QCOMPARE(QuantPanel::bitsOf(panel->bitsSlider('H')->value()), 8);  // the global value, not overridden yet
     panel->bitsSlider('H')->setValue(4);
-    const SnapshotPtr h4 = waitForLatest(panel);
+    const SnapshotPtr h4 = test::wait_for_latest(panel);
     QVERIFY(h4);
     QCOMPARE(panel->setting().value(QStringLiteral("layers")).toObject().value(QStringLiteral("3")).toObject().value(QStringLiteral("hbits")).toInt(), 4);
     QVERIFY(find(h4->points, "layers.3.ssm.state")->sqnr_db < find(w2->points, "layers.3.ssm.state")->sqnr_db);
@@ -119,7 +108,7 @@ class TestErrorGui : public QObject {
     QCOMPARE(QuantPanel::bitsOf(panel->bitsSlider('H')->value()), 8);  // the global H again
     QSignalSpy delivered(panel, &QuantPanel::snapshotChanged);
     for (int v : {8, 7, 6, 5, 3}) panel->bitsSlider('A')->setValue(v);
-    const SnapshotPtr last = waitForLatest(panel);
+    const SnapshotPtr last = test::wait_for_latest(panel);
     QVERIFY(last);
     QVERIFY(last->setting.find("A3") != std::string::npos);
     int64_t previous = h4->id;
@@ -138,7 +127,7 @@ class TestErrorGui : public QObject {
     QCOMPARE(panel->setting().value(QStringLiteral("wbits")).toInt(), 6);
     for (int i = 0; i < 6; ++i) QTest::keyClick(w, Qt::Key_Right);
     QCOMPARE(panel->setting().value(QStringLiteral("wbits")).toInt(), 12);
-    const SnapshotPtr w12 = waitForLatest(panel);
+    const SnapshotPtr w12 = test::wait_for_latest(panel);
     QVERIFY(w12);
     QVERIFY2(w12->setting.find("W12") != std::string::npos, w12->setting.c_str());
     QCOMPARE(w12->weights.size(), w2->weights.size());
@@ -152,7 +141,7 @@ class TestErrorGui : public QObject {
     QCOMPARE(label("wBitsValue"), QStringLiteral("12"));
     QCOMPARE(label("aBitsValue"), QStringLiteral("10"));
     QCOMPARE(label("hBitsValue"), QStringLiteral("16 (float)"));
-    const SnapshotPtr wide = waitForLatest(panel);
+    const SnapshotPtr wide = test::wait_for_latest(panel);
     QVERIFY(wide);
     QVERIFY2(wide->setting.find("A10") != std::string::npos && wide->setting.find("H16") != std::string::npos,
              wide->setting.c_str());
@@ -253,7 +242,7 @@ class TestErrorGui : public QObject {
     QSignalSpy opened(&window, &MainWindow::modelOpened);
     window.openModel(kDemo);
     QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
-    QVERIFY(waitForLatest(window.quantPanel()));
+    QVERIFY(test::wait_for_latest(window.quantPanel()));
     ImGuiCanvas* canvas = window.canvas();
     canvas->renderNow(3);
     QCOMPARE(window.errorState().selected_token, -1);
