@@ -14,6 +14,7 @@
 #include "core/engine/device.h"
 #include "core/tokenizer/unicode.h"
 #include "core/util/error.h"
+#include "core/util/sha256.h"
 
 namespace ms::cli {
 
@@ -154,6 +155,30 @@ std::optional<std::filesystem::path> shipped_calibration_text() {
   for (const fs::path& d : dirs)
     if (fs::is_regular_file(d / "texts" / "austen.txt")) return (d / "texts" / "austen.txt").lexically_normal();
   return std::nullopt;
+}
+
+std::vector<CalibText> calibration_texts(const Checkpoint& ck, std::vector<std::string> files,
+                                         const std::vector<std::string>& sha256,
+                                         const std::optional<std::filesystem::path>& tokenizer) {
+  if (files.empty()) {
+    const std::optional<std::filesystem::path> def = shipped_calibration_text();
+    if (!def)
+      throw UsageError("calibration needs a text: pass --calib-file (the default text "
+                       "resources/texts/austen.txt was not found)");
+    files.push_back(def->string());
+  }
+  CommonOptions o;
+  if (tokenizer) o.tokenizer = tokenizer->string();
+  const Tokenizer tok = load_tokenizer(ck, o);
+  std::vector<CalibText> texts;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string content = read_text_file(files[i]);
+    const std::string digest = sha256_hex(content);
+    if (i < sha256.size() && !sha256[i].empty() && sha256[i] != digest)
+      throw InputError(files[i], "changed since the scheme recorded it (SHA-256 differs)");
+    texts.push_back({files[i], digest, encode(tok, content, o)});
+  }
+  return texts;
 }
 
 }  // namespace ms::cli

@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/engine/calibration.h"
 #include "core/engine/evaluation.h"
 #include "core/engine/mamba_model.h"
 #include "core/model/checkpoint.h"
@@ -43,6 +44,13 @@ std::optional<std::filesystem::path> shipped_calibration_text();
 // tokenizer.json beside the model, or --tokenizer; throws InputError with a hint when neither.
 Tokenizer load_tokenizer(const Checkpoint& ck, const CommonOptions& o);
 std::vector<int32_t> encode(const Tokenizer& tok, const std::string& text, const CommonOptions& o);
+
+// Calibration texts (transforms, GPTQ, static scales) tokenized with the model's tokenizer (or
+// `tokenizer`): `files`, or the shipped default text when empty. A non-empty `sha256[i]` must match
+// file i (InputError naming the file when it changed since a scheme recorded it).
+std::vector<CalibText> calibration_texts(const Checkpoint& ck, std::vector<std::string> files,
+                                         const std::vector<std::string>& sha256,
+                                         const std::optional<std::filesystem::path>& tokenizer);
 
 struct LoadedModel {
   Checkpoint checkpoint;

@@ -7,7 +7,6 @@
 
 #include "core/cli/common.h"
 #include "core/util/error.h"
-#include "core/util/sha256.h"
 
 namespace ms::cli {
 namespace fs = std::filesystem;
@@ -31,27 +30,16 @@ GptqExport gptq_export(const Checkpoint& ck, const RtnSpec& rtn, const std::vect
   spec.block = g.block;
   spec.act_order = g.act_order;
   spec.validate();
-  std::vector<std::string> files = calib.files;
-  if (files.empty()) {
-    auto def = shipped_calibration_text();
-    if (!def)
-      throw UsageError("gptq needs calibration text: pass --calib-file (the default text "
-                       "resources/texts/austen.txt was not found)");
-    files.push_back(def->string());
-  }
-  CommonOptions o;
-  if (tokenizer) o.tokenizer = tokenizer->string();
-  Tokenizer tok = load_tokenizer(ck, o);
   std::vector<std::vector<int32_t>> texts;
   json names = json::array();
-  for (const std::string& f : files) {
-    const std::string content = read_text_file(f);
-    texts.push_back(encode(tok, content, o));
-    names.push_back({{"file", f}, {"sha256", sha256_hex(content)}, {"tokens", texts.back().size()}});
+  const std::vector<CalibText> calib_texts = calibration_texts(ck, calib.files, {}, tokenizer);
+  for (const CalibText& t : calib_texts) {
+    texts.push_back(t.ids);
+    names.push_back({{"file", t.name}, {"sha256", t.sha256}, {"tokens", t.ids.size()}});
   }
   GptqCalibration c;
   c.ids = gptq_calibration_windows(texts, std::max<int64_t>(1, calib.tokens / calib.seq_len),
-                                   calib.seq_len, files.front());
+                                   calib.seq_len, calib_texts.front().name);
   GptqExport out;
   out.checkpoint = gptq_quantize_checkpoint(ck, spec, modules, dtype, c, EngineOptions{}, progress);
   out.scheme = gptq_scheme_json(spec, c, out.checkpoint.gptq);

@@ -7,7 +7,6 @@
 #include <ATen/ATen.h>
 
 #include "core/cli/common.h"
-#include "core/cli/static_scales.h"
 #include "core/engine/calibration.h"
 #include "core/io/safetensors.h"
 #include "core/util/error.h"

@@ -3,33 +3,8 @@
 
 #include "core/engine/mamba_model.h"
 #include "core/util/error.h"
-#include "core/util/sha256.h"
 
 namespace ms::cli {
-
-std::vector<CalibText> calibration_texts(const Checkpoint& ck, std::vector<std::string> files,
-                                         const std::vector<std::string>& sha256,
-                                         const std::optional<std::filesystem::path>& tokenizer) {
-  if (files.empty()) {
-    const std::optional<std::filesystem::path> def = shipped_calibration_text();
-    if (!def)
-      throw UsageError("calibration needs a text: pass --calib-file (the default text "
-                       "resources/texts/austen.txt was not found)");
-    files.push_back(def->string());
-  }
-  CommonOptions o;
-  if (tokenizer) o.tokenizer = tokenizer->string();
-  const Tokenizer tok = load_tokenizer(ck, o);
-  std::vector<CalibText> texts;
-  for (size_t i = 0; i < files.size(); ++i) {
-    const std::string content = read_text_file(files[i]);
-    const std::string digest = sha256_hex(content);
-    if (i < sha256.size() && !sha256[i].empty() && sha256[i] != digest)
-      throw InputError(files[i], "changed since the scheme recorded it (SHA-256 differs)");
-    texts.push_back({files[i], digest, encode(tok, content, o)});
-  }
-  return texts;
-}
 
 StaticActAbsmax measure_static_absmax(const WeightSet& weights, const std::vector<RuntimeTransform>& runtime,
                                       const std::vector<CalibText>& texts, int64_t tokens, int64_t seq_len,

@@ -17,20 +17,11 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/cli/scheme_args.h"
 #include "core/engine/calibration.h"
 #include "core/model/checkpoint.h"
 
 namespace ms::cli {
-
-// The calibration texts tokenized with the model's tokenizer (or `tokenizer`): `files`, or the
-// shipped default text when empty. A non-empty `sha256[i]` must match file i (InputError naming
-// the file when it changed since quantize recorded it).
-std::vector<CalibText> calibration_texts(const Checkpoint& ck, std::vector<std::string> files,
-                                         const std::vector<std::string>& sha256,
-                                         const std::optional<std::filesystem::path>& tokenizer);
 
 // Each Linear input's absmax on `weights` (fp32 on the CPU, the reference forward) with `runtime`
 // applied, over the first `tokens` tokens of `texts` cut in `seq_len` pieces.
