@@ -461,7 +461,7 @@ void test_scan_quant(const ScanQuantCase& c, const k::StateQuantPod& q, std::mt1
 
 void test_scan_quants(const ScanQuantCase& c, std::mt19937& rng, bool all_methods) {
   test_scan_quant(c, k::StateQuantPod{}, rng);
-  for (int bits : {4, 8}) {
+  for (int bits : {4, 8, 12}) {  // 12: a width past int8 codes (the sliders reach 2..16)
     for (k::StateQuantMethod m : {k::StateQuantMethod::Tensor, k::StateQuantMethod::Channel,
                                   k::StateQuantMethod::State, k::StateQuantMethod::Dsq}) {
       if (!all_methods && m != k::StateQuantMethod::Dsq) continue;
