@@ -102,11 +102,11 @@ void draw_header(const StatsSnapshot& stats, const StateMaps& s, ViewState& stat
     ImGui::SameLine(0.0f, 20.0f);
     ImGui::TextDisabled("H bits");
     ImGui::SameLine();
-    for (const int b : {2, 4, 8}) {
-      if (ImGui::RadioButton(fmt("H%.0f", b).c_str(), state.sequence_hbits == b)) state.sequence_hbits = b;
-      ImGui::SameLine();
-    }
-    ImGui::NewLine();
+    // Every width the quantizers take (2..15; 16 would be the float state, the other side of the
+    // comparison). Dragging asks for a run per width: the app keeps only the latest.
+    ImGui::SetNextItemWidth(10.0f * ImGui::GetFontSize());
+    ImGui::SliderInt("##sequence_hbits", &state.sequence_hbits, 2, 15, "H%d", ImGuiSliderFlags_AlwaysClamp);
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("State bits of the quantized run (Ctrl+click to type)");
     return;
   }
   ImGui::SameLine(0.0f, 20.0f);
