@@ -241,7 +241,10 @@ void draw_channel_bars(const std::vector<float>& values, const char* label, doub
   const int n = static_cast<int>(values.size());
   for (const float v : values) top = std::max(top, v);
   ImDrawList* dl = ImGui::GetWindowDrawList();
-  const plot::Frame f = plot::frame(dl, pos, size, plot::Axis{-0.5, n - 0.5, plot::Scale::Linear, "channel", true},
+  // A short row (large presentation fonts) gives its "channel" caption's line to the bars: the
+  // ticks still say channel numbers, and the tooltip names the channel.
+  const char* x_label = size.y < 7.0f * ImGui::GetFontSize() ? "" : "channel";
+  const plot::Frame f = plot::frame(dl, pos, size, plot::Axis{-0.5, n - 0.5, plot::Scale::Linear, x_label, true},
                                     plot::Axis{0.0, std::max(top, 1e-12f) * 1.1, plot::Scale::Linear, label});
   dl->PushClipRect(f.min, f.max, true);
   plot::bars(f, values.data(), n, colour);
@@ -310,6 +313,10 @@ void draw_side_histogram(const PreviewSnapshot& p, const DistributionSide& side,
   const std::string label = "absmax " + num(side.absmax);
   const float w = plot::line_label_width(label);
   const float tx = px + 6.0f + w < f.max.x ? px + 6.0f : px - 6.0f - w;
+  // On a panel patch, as the before-only view's label: the bars under it stay out of the text.
+  const float text_h = ImGui::GetFontSize();
+  dl->AddRectFilled(ImVec2(tx - 3.0f, f.min.y + 3.0f), ImVec2(tx + w + 3.0f, f.min.y + 5.0f + text_h),
+                    im_colour(Palette::panel, 0.85f));
   dl->AddText(ImVec2(tx, f.min.y + 4.0f), im_colour(kOutlier), label.c_str());
   dl->PopClipRect();
 }

@@ -159,7 +159,14 @@ Frame frame(ImDrawList* dl, ImVec2 pos, ImVec2 size, const Axis& x, const Axis& 
     dl->AddText(body, body->FontSize, ImVec2((f.min.x + f.max.x - ts.x) * 0.5f, f.max.y + line * 1.5f + 2.0f),
                 im_colour(Palette::text), x.label.c_str());
   }
-  if (!y.label.empty()) {
+  if (!y.label.empty() && text_size(body, y.label).x > size.y) {
+    // Too long for the plot's height (short plots, large presentation fonts): turned, it would run
+    // into the plots above and below, so it reads horizontally in the frame's top-left corner.
+    const ImVec2 ts = text_size(body, y.label);
+    const ImVec2 p(f.min.x + 4.0f, f.min.y + 2.0f);
+    dl->AddRectFilled(ImVec2(p.x - 3.0f, p.y), ImVec2(p.x + ts.x + 3.0f, p.y + ts.y), im_colour(Palette::panel, 0.85f));
+    dl->AddText(body, body->FontSize, p, im_colour(Palette::text), y.label.c_str());
+  } else if (!y.label.empty()) {
     // ImGui 1.86 has no rotated text: draw the label horizontally, then turn the vertices it
     // added by 90° about its centre (reads bottom to top, as plot y labels do).
     const ImVec2 ts = text_size(body, y.label);
