@@ -42,6 +42,7 @@
 #include "app/screenshot_runner.h"
 #include "views/error_ab.h"
 #include "views/tables.h"
+#include "gl_test_main.h"
 #include "window_fixture.h"
 
 using namespace ms;
@@ -365,20 +366,7 @@ class TestErrorAbGui : public QObject {
     ImGuiCanvas* canvas = window.canvas();
     canvas->renderNow(3);
     QCOMPARE(window.errorState().selected_token, -1);
-    // As tst_error_gui: a click a little above the canvas's bottom, left of the legend, lands on a
-    // token of the strip (tried at a few heights: a click can fall between tokens or lines).
-    for (int dy = 40; dy <= 120 && window.errorState().selected_token < 0; dy += 9) {
-      const QPoint at(canvas->width() / 4, canvas->height() - dy);
-      QMouseEvent move(QEvent::MouseMove, QPointF(at), QPointF(canvas->mapToGlobal(at)), Qt::NoButton, Qt::NoButton,
-                       Qt::NoModifier);
-      QCoreApplication::sendEvent(canvas, &move);
-      canvas->renderNow(2);
-      QTest::mousePress(canvas, Qt::LeftButton, {}, at);
-      canvas->renderNow(2);
-      QTest::mouseRelease(canvas, Qt::LeftButton, {}, at);
-      canvas->renderNow(2);
-    }
-    const int token = window.errorState().selected_token;
+    const int token = test::click_a_token(window);
     QVERIFY2(token > 0, "no token selected by the clicks in A/B mode");
     canvas->renderNow(2);
     QCOMPARE(window.errorState().selected_token, token);  // A/B keeps it (it used to drop it)
@@ -413,5 +401,5 @@ class TestErrorAbGui : public QObject {
   }
 };
 
-QTEST_MAIN(TestErrorAbGui)
+MS_GL_TEST_MAIN(TestErrorAbGui)
 #include "tst_error_ab_gui.moc"

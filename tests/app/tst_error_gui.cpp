@@ -33,6 +33,7 @@
 #include "app/main_window.h"
 #include "app/quant_panel.h"
 #include "app/requant_process.h"
+#include "gl_test_main.h"
 #include "window_fixture.h"
 
 using namespace ms;
@@ -246,21 +247,7 @@ class TestErrorGui : public QObject {
     ImGuiCanvas* canvas = window.canvas();
     canvas->renderNow(3);
     QCOMPARE(window.errorState().selected_token, -1);
-    // The text strip fills the bottom of the canvas with lines packed with tokens: a click a
-    // little above the bottom, left of the legend, lands on one (tried at a few heights, as a
-    // click can fall in the 1-2 px between tokens or lines).
-    for (int dy = 40; dy <= 120 && window.errorState().selected_token < 0; dy += 9) {
-      const QPoint at(canvas->width() / 4, canvas->height() - dy);
-      QMouseEvent move(QEvent::MouseMove, QPointF(at), QPointF(canvas->mapToGlobal(at)), Qt::NoButton, Qt::NoButton,
-                       Qt::NoModifier);
-      QCoreApplication::sendEvent(canvas, &move);
-      canvas->renderNow(2);
-      QTest::mousePress(canvas, Qt::LeftButton, {}, at);
-      canvas->renderNow(2);
-      QTest::mouseRelease(canvas, Qt::LeftButton, {}, at);
-      canvas->renderNow(2);
-    }
-    const int token = window.errorState().selected_token;
+    const int token = test::click_a_token(window);
     QVERIFY2(token > 0, "no token selected by the clicks");
     QVERIFY(token < 256);
     const QString png = QDir::temp().filePath(QStringLiteral("mambascope-error-token.png"));
@@ -304,5 +291,5 @@ class TestErrorGui : public QObject {
   }
 };
 
-QTEST_MAIN(TestErrorGui)
+MS_GL_TEST_MAIN(TestErrorGui)
 #include "tst_error_gui.moc"

@@ -11,6 +11,7 @@
 #include <QString>
 #include <QtTest>
 
+#include "app/imgui_canvas.h"
 #include "app/main_window.h"
 #include "app/quant_panel.h"
 #include "app/requant_process.h"
@@ -56,6 +57,26 @@ inline std::shared_ptr<const views::error::Snapshot> wait_for_latest(app::QuantP
     QTest::qWait(20);
   }
   return nullptr;
+}
+
+// Clicks the error view's text strip until a token is selected: it fills the bottom of the canvas
+// with lines packed with tokens, so a click a little above the bottom, left of the legend, lands on
+// one (tried at a few heights, as a click can fall in the 1-2 px between tokens or lines). Returns
+// the selected token, -1 when no click selected one.
+inline int click_a_token(app::MainWindow& window) {
+  app::ImGuiCanvas* canvas = window.canvas();
+  for (int dy = 40; dy <= 120 && window.errorState().selected_token < 0; dy += 9) {
+    const QPoint at(canvas->width() / 4, canvas->height() - dy);
+    QMouseEvent move(QEvent::MouseMove, QPointF(at), QPointF(canvas->mapToGlobal(at)), Qt::NoButton, Qt::NoButton,
+                     Qt::NoModifier);
+    QCoreApplication::sendEvent(canvas, &move);
+    canvas->renderNow(2);
+    QTest::mousePress(canvas, Qt::LeftButton, {}, at);
+    canvas->renderNow(2);
+    QTest::mouseRelease(canvas, Qt::LeftButton, {}, at);
+    canvas->renderNow(2);
+  }
+  return window.errorState().selected_token;
 }
 
 }  // namespace ms::test
