@@ -552,6 +552,7 @@ void MainWindow::onLoaded(const QString& path, const LoadedModel& model) {
   // Statistics describe the previous model; a stats load or calibration still running is for it too.
   m_statsJobs->cancel();
   m_calibration->stop();
+  m_preview->stop();  // its server holds the previous model in memory
   m_stats.reset();
   m_statsPath.clear();
   m_structureState = {};
@@ -755,6 +756,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   m_jobs->cancel();
   m_statsJobs->cancel();
   m_calibration->stop();
+  m_preview->stop();
   QMainWindow::closeEvent(event);
 }
 
