@@ -234,6 +234,18 @@ Runner register_quantize(CLI::App& app) {
     if (modules.empty())
       throw InputError(ck.dir.string(), "none of the chosen modules exists in this " +
                                             std::string(arch_name(ck.config.arch)) + " model");
+    // A grid finer than the stored type's significand (bf16: 8 bits, fp16: 11) would be rounded a
+    // second time on the way to the file: such weights are stored in fp32 unless --dtype says.
+    if (!dtype && a->format == "hf" && !gguf_type) {
+      const TensorView* w = ck.tensors.find("layers.0." + std::string(module_name(modules.front())) + ".weight");
+      const int significand = !w ? 24 : w->dtype == DType::BF16 ? 8 : w->dtype == DType::F16 ? 11 : 24;
+      if (spec.bits > significand) {
+        std::fprintf(stderr, "quantize: W%d codes need more than %s's %d significant bits: storing fp32 "
+                             "(--dtype chooses)\n", spec.bits, std::string(dtype_name(w->dtype)).c_str(), significand);
+        a->dtype = "fp32";
+        dtype = at::kFloat;
+      }
+    }
     std::optional<fs::path> tokenizer;
     if (!a->tokenizer.empty()) {
       if (!fs::is_regular_file(a->tokenizer)) throw InputError(a->tokenizer, "no such file");

@@ -286,6 +286,43 @@ class TestCliQuantize : public QObject {
     compare_weights(model, out, 15, false, 4, modules);
   }
 
+  // A grid finer than fp16's 11 significant bits would round again on its way to the file: W12 of
+  // the fp16 fixture is stored in fp32 (and recorded so), every weight exactly on its row's grid;
+  // W8 keeps the source's fp16.
+  void wideWidthsOfHalfModelsStoreFp32() {
+    const QString model = model_dir("mamba1-hf-fp16"), out = fresh("w12-fp16-");
+    const CliResult q = run_cli({"quantize", model, "--method", "rtn", "--format", "hf", "--wbits", "12", "--out", out,
+                                 "--no-eval"});
+    QVERIFY2(q.exit_code == 0 && q.err.contains("storing fp32"), qPrintable(q.describe()));
+    QCOMPARE(read_json(out + "/mambascope.json")["dtype"].get<std::string>(), std::string("fp32"));
+    ms::TensorStore dst;
+    ms::read_safetensors((out + "/model.safetensors").toStdString(), dst);
+    const ms::TensorView* w = dst.find("backbone.layers.0.mixer.in_proj.weight");
+    QVERIFY(w);
+    QCOMPARE(int(w->dtype), int(ms::DType::F32));
+    std::vector<float> v(size_t(w->numel()));
+    std::memcpy(v.data(), w->data, w->nbytes);
+    const int64_t rows = w->shape[0], cols = w->shape[1];
+    double worst = 0;  // distance of value/step from the nearest integer code, over every element
+    for (int64_t r = 0; r < rows; ++r) {
+      float absmax = 0;
+      for (int64_t c = 0; c < cols; ++c) absmax = std::max(absmax, std::fabs(v[size_t(r * cols + c)]));
+      const double step = double(absmax) / 2047.0;
+      for (int64_t c = 0; step > 0 && c < cols; ++c) {
+        const double code = v[size_t(r * cols + c)] / step;
+        worst = std::max(worst, std::fabs(code - std::nearbyint(code)));
+      }
+    }
+    QVERIFY2(worst < 1e-3, qPrintable(QString("W12 values off their grid by %1 of a step").arg(worst)));
+    const QString w8 = fresh("w8-fp16-");
+    const CliResult q8 = run_cli({"quantize", model, "--method", "rtn", "--format", "hf", "--wbits", "8", "--out", w8,
+                                  "--no-eval"});
+    QVERIFY2(q8.exit_code == 0 && !q8.err.contains("storing fp32"), qPrintable(q8.describe()));
+    ms::TensorStore d8;
+    ms::read_safetensors((w8 + "/model.safetensors").toStdString(), d8);
+    QCOMPARE(int(d8.find("backbone.layers.0.mixer.in_proj.weight")->dtype), int(ms::DType::F16));
+  }
+
   // The trained demo models (resources/models): W8 within 0.1% of float perplexity, W4 further
   // away, on the first 50,000 bytes of Moby-Dick (10,000 bytes are too few: demo-mamba W4 moved
   // +0.07% there against W8 -0.08%).
