@@ -45,6 +45,18 @@ Scheme resolve_scheme(const SchemeArgs& a) {
   if (a.hbits) s.state.bits = a.hbits;
   if (!a.state_method.empty()) s.state.method = parse_state_method(a.state_method);
   if (!a.dsq_variant.empty()) s.state.variant = parse_dsq_variant(a.dsq_variant);
+  if (!a.stats.empty() && !s.transforms().empty()) {
+    // The transforms rerun on the statistics the scheme records: another file would change the
+    // weights eval measures (SmoothQuant's s), silently.
+    namespace fs = std::filesystem;
+    const bool same = !s.statistics.empty() && fs::absolute(a.stats).lexically_normal() ==
+                                                   fs::absolute(s.statistics).lexically_normal();
+    if (!same)
+      throw UsageError("--stats: the scheme's transforms ran on " +
+                       (s.statistics.empty() ? std::string("statistics they collected") : s.statistics) +
+                       ", and another file would change its weights; leave --stats out (its static "
+                       "scales come from the scheme)");
+  }
   if (!a.stats.empty()) s.statistics = a.stats;
   s.validate();
   return s;

@@ -1,7 +1,10 @@
 // Static activation scales. See static_scales.h.
 #include "core/cli/static_scales.h"
 
+#include <set>
+
 #include "core/engine/mamba_model.h"
+#include "core/model/quant_point.h"
 #include "core/util/error.h"
 
 namespace ms::cli {
@@ -30,7 +33,21 @@ std::optional<StaticActAbsmax> scheme_static_absmax(const Scheme& scheme, const 
                                                     const SchemeWeights& weights, const Checkpoint& source,
                                                     const std::optional<std::filesystem::path>& tokenizer) {
   if (!scheme.act.enabled() || scheme.act.scale != ActScale::Static) return std::nullopt;
-  if (!scheme.act_absmax.empty()) return StaticActAbsmax{scheme.act_absmax, true};
+  if (!scheme.act_absmax.empty()) {
+    // Recorded for this model? Every Linear input it has, and no other (a scheme recorded on
+    // another model with the same module names would otherwise pass).
+    const std::string where = args.scheme.empty() ? std::string("the scheme") : args.scheme;
+    std::set<std::string> points;
+    for (const QuantPoint& p : activation_points(source.config)) {
+      if (p.site != Site::Input) continue;  // the state has no activation scale
+      points.insert(p.str());
+      if (!scheme.act_absmax.count(p.str()))
+        throw InputError(where, "activations.absmax has no value for " + p.str() + " (recorded for another model?)");
+    }
+    for (const auto& [key, value] : scheme.act_absmax)
+      if (!points.count(key)) throw InputError(where, "activations.absmax names " + key + ", which this model lacks");
+    return StaticActAbsmax{scheme.act_absmax, true};
+  }
   if (weights.transformed) {
     const SchemeCalibration& c = scheme.calibration;
     const std::vector<CalibText> texts = calibration_texts(source, c.files, c.sha256, tokenizer);

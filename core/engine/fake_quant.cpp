@@ -51,15 +51,16 @@ void PointFakeQuant::set_runtime_transforms(const std::vector<RuntimeTransform>&
     const std::optional<QuantPoint> p = QuantPoint::parse(t.point);
     if (!p || p->site != Site::Input)
       throw UsageError("run-time transform '" + t.kind + "' at '" + t.point + "': not a Linear input");
+    // Both parts change what out_proj's input holds: static scales must have been measured after them.
+    if (!static_absmax_.empty() && !static_after_runtime_)
+      throw UsageError("static activation scales with the run-time transform '" + t.kind + "' at '" + t.point +
+                       "': the scales were measured without it; measure them on the transformed model "
+                       "(core/cli/static_scales.h) or use --act-scale dynamic");
     if (t.kind == "s_silu") {
       if (p->module != Module::OutProj || !t.param.defined() || t.param.dim() != 1)
         throw UsageError("run-time transform s_silu at '" + t.point + "': needs out_proj's input and s [E]");
       gate_scales_[p->layer] = t.param.to(at::kCPU, at::kFloat);
     } else if (t.kind == "online_hadamard") {
-      if (!static_absmax_.empty() && !static_after_runtime_)
-        throw UsageError("static activation scales with an online rotation at '" + t.point +
-                         "': the scales were measured on unrotated values; measure them on the "
-                         "transformed model (core/cli/static_scales.h) or use --act-scale dynamic");
       rotated_.insert(*p);
     } else {
       throw UsageError("unknown run-time transform '" + t.kind + "' at '" + t.point + "'");

@@ -82,7 +82,7 @@ class PointFakeQuant : public FakeQuant {
 
   // smooth-fused's run-time parts (PipelineResult::runtime): "s_silu" at `layers.i.out_proj.input`
   // (param s [E]) and "online_hadamard" at a Linear input (y -> y H/√n). UsageError on another kind
-  // or point, and on a rotation with static scales not measured after the run-time transforms.
+  // or point, and on any run-time part when static scales were not measured after them.
   void set_runtime_transforms(const std::vector<RuntimeTransform>& runtime);
 
   bool empty() const;  // quantizes no point at all (run-time transforms aside)

@@ -92,6 +92,12 @@ class TestCliStaticScales : public QObject {
     const QString out = quantize(src, {"--method", "smoothquant,rtn", "--stats", stats, "--alpha", "0.7"});
     if (QTest::currentTestFailed()) return;
     QVERIFY(agrees(reference({src, out, "smoothquant", src + "/tokenizer.json", "--stats", stats, "--alpha", "0.7"})));
+    // Another statistics file would give SmoothQuant other scales, so eval other weights: refused.
+    const QString other = fresh("other-") + ".safetensors";
+    QCOMPARE(run_cli({"calibrate", src, "--file", text_, "--out", other, "--seq-len", "16"}).exit_code, 0);
+    const CliResult r = run_cli({"eval", src, "--scheme", out + "/mambascope.json", "--file", text_, "--stats", other});
+    QVERIFY2(r.exit_code == 2 && one_line(r.err) && r.err.contains("--stats: the scheme's transforms ran on"),
+             qPrintable(r.describe()));
   }
 
   // smooth-fused rotates out_proj's input online: the scales must be of the rotated values. eval
@@ -158,13 +164,22 @@ class TestCliStaticScales : public QObject {
       QVERIFY2(r.exit_code == 1 && one_line(r.err) && QString::fromUtf8(r.err).contains(file + ": activations.absmax"),
                qPrintable(r.describe()));
     }
-    // Recorded scales that miss a point the scheme quantizes name the point.
-    const QString partial = fresh("partial-") + ".json";
-    QVERIFY(write_json(partial, json{{"activations", {{"bits", 8}, {"scale", "static"}, {"granularity", "tensor"},
-                                                      {"absmax", {{"layers.0.in_proj.input", 2.0}}}}}}));
-    const CliResult r = run_cli({"eval", src, "--scheme", partial, "--file", text_, "--device", "cpu"});
-    QVERIFY2(r.exit_code != 0 && one_line(r.err) && QString::fromUtf8(r.err).contains("no absmax for this point"),
-             qPrintable(r.describe()));
+    // Recorded scales that miss a point of this model, or name one it lacks (another model's), are
+    // refused naming the file and the point.
+    const json all = read_json(quantize(src, {"--method", "rtn"}) + "/mambascope.json")["activations"]["absmax"];
+    json partial = all, foreign = all;
+    partial.erase("layers.1.x_proj.input");
+    foreign["layers.7.in_proj.input"] = 1.0;
+    for (const auto& [absmax, needle] : {std::pair{partial, QString("no value for layers.1.x_proj.input")},
+                                         std::pair{foreign, QString("names layers.7.in_proj.input, which this model lacks")}}) {
+      const QString file = fresh("recorded-") + ".json";
+      QVERIFY(write_json(file, json{{"activations", {{"bits", 8}, {"scale", "static"}, {"granularity", "tensor"},
+                                                     {"absmax", absmax}}}}));
+      const CliResult r = run_cli({"eval", src, "--scheme", file, "--file", text_, "--device", "cpu"});
+      QVERIFY2(r.exit_code == 1 && one_line(r.err) && QString::fromUtf8(r.err).contains(file + ": activations.absmax") &&
+                   QString::fromUtf8(r.err).contains(needle),
+               qPrintable(r.describe()));
+    }
   }
 };
 
