@@ -1,6 +1,8 @@
 // ScreenshotRunner (see screenshot_runner.h).
 #include "app/screenshot_runner.h"
 
+#include <cmath>
+
 #include <QDir>
 #include <QFileInfo>
 #include <QGuiApplication>
@@ -127,7 +129,7 @@ bool ScreenshotRunner::previewIsCurrent() const {
   const PreviewSnapshot* p = preview->snapshot().get();
   const views::distributions::PreviewRequest wanted = views::distributions::preview_request(m_window->distributionsState());
   return p && !preview->isRunning() && p->point.str() == wanted.point && p->method == wanted.method && p->bits == wanted.bits &&
-         (wanted.method != "smoothquant" || p->alpha == wanted.alpha);
+         (wanted.method != "smoothquant" || std::abs(p->alpha - wanted.alpha) <= 1e-5);  // α goes as %g
 }
 
 QImage ScreenshotRunner::grabWindow(MainWindow* window) {

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <deque>
@@ -67,9 +68,15 @@ void serve_json_lines(const JsonLineHandler& handle) {
   std::deque<std::string> lines;
   int64_t line_no = 0;
   while (reader.read_available(lines)) {
-    // Latest wins: everything but the newest waiting request is dropped, and said so.
-    while (lines.size() > 1) {
+    // Latest wins: everything but the newest waiting request is dropped, and said so. Blank lines
+    // are no requests: one after a request neither supersedes it nor gets an answer.
+    const auto blank = [](const std::string& l) { return l.find_first_not_of(" \t\r") == std::string::npos; };
+    while (lines.size() > 1 && std::any_of(lines.begin() + 1, lines.end(), [&](const std::string& l) { return !blank(l); })) {
       ++line_no;
+      if (blank(lines.front())) {
+        lines.pop_front();
+        continue;
+      }
       json skipped{{"type", "superseded"}, {"id", nullptr}};
       try {
         const json j = json::parse(lines.front());
