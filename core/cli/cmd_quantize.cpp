@@ -137,7 +137,8 @@ Runner register_quantize(CLI::App& app) {
                                          "(model.gguf for llama.cpp; needs --gguf-type)")
       ->required()->check(CLI::IsMember({"hf", "packed", "gguf"}));
   cmd->add_option("--wbits", a->wbits, "Weight bits, 2..15 (--format packed: 2..8; 16 is refused: "
-                                       "the weights would stay float)")
+                                       "the weights would stay float; --format hf stores fp32 when the "
+                                       "model's fp16/bf16 cannot hold the grid)")
       ->capture_default_str()->check(CLI::Range(2, 15));
   cmd->add_option("--abits", a->abits, "Activation bits (16: none; not storable in --format hf)")
       ->capture_default_str()->check(CLI::Range(2, 16));
