@@ -57,7 +57,9 @@ void read_torch_bin(const std::filesystem::path& file, TensorStore& store) {
       throw InputError(where, "big-endian torch archives are not supported");
   }
   const std::string pkl_name = prefix + "/data.pkl";
-  const PickleDocument doc = unpickle(zip.data(*zip.find(pkl_name)), where + " (" + pkl_name + ")");
+  // The archive prefix is the zip's own (untrusted) folder name: quoted, so a control character in it
+  // cannot break the one-line error.
+  const PickleDocument doc = unpickle(zip.data(*zip.find(pkl_name)), where + " (" + quote_name(pkl_name) + ")");
   const PickleValue& root = doc.root();
   if (root.kind != PickleKind::Dict)
     throw InputError(where, "data.pkl is not a state dict (not a dict)");

@@ -15,6 +15,7 @@
 
 #include "core/io/gguf.h"
 #include "core/io/safetensors.h"
+#include "core/io/torch_bin.h"
 #include "core/io/unpickler.h"
 #include "core/model/checkpoint.h"
 #include "core/model/config.h"
@@ -52,6 +53,8 @@ const Regression kRegressions[] = {
     {"fuzz_gguf/newline_in_name.gguf", "key 't.u64\\n"},
     // A shard name holding a newline made a two-line "cannot open" error.
     {"fuzz_safetensors_index/newline_in_shard.json", "shard name 'sub/infet\\nsors' holds a control character"},
+    // A torch.save archive whose folder name held a newline made a two-line pickle error.
+    {"fuzz_torch_bin/newline-in-archive-prefix.bin", "('f\\nPK\\x01d/data.pkl'): pickle offset 0"},
 };
 
 // Reads `file` with the reader its harness (its folder's name) drives.
@@ -66,6 +69,9 @@ void replay(const fs::path& file) {
   } else if (harness == "fuzz_safetensors_index") {
     TensorStore store;
     read_safetensors_index(file, store);
+  } else if (harness == "fuzz_torch_bin") {
+    TensorStore store;
+    read_torch_bin(file, store);
   } else {
     QFAIL(qPrintable(QString::fromStdString("no reader for " + harness)));
   }
