@@ -65,7 +65,7 @@ FrameStats::~FrameStats() {
 void FrameStats::attach(ImGuiCanvas* canvas) {
   m_canvas = canvas;
   canvas->setFrameObserver([this](const ImGuiCanvas::FrameTiming& timing) { onPainted(timing); });
-  connect(canvas, &QOpenGLWidget::frameSwapped, this, &FrameStats::onSwapped);
+  connect(canvas, &ImGuiCanvas::frameSwapped, this, &FrameStats::onSwapped);
   m_lastProcessCpuMs = static_cast<double>(clockNs(CLOCK_PROCESS_CPUTIME_ID)) * 1e-6;
 }
 
@@ -82,16 +82,13 @@ void FrameStats::onPainted(const ImGuiCanvas::FrameTiming& timing) {
   frame.submitCpuMs = static_cast<double>(timing.submitCpuNs) * 1e-6;
   frame.paintEndThreadCpuMs = static_cast<double>(timing.endThreadCpuNs) * 1e-6;
   frame.showsModel = m_modelOpenedMs >= 0;
-  // Two paints before one swap (grabFramebuffer) leave the first unpresented.
+  // A paint into an image (renderNow) is never swapped: the next paint leaves it unpresented.
   m_frames.push_back(frame);
   m_paintPending = true;
 }
 
 void FrameStats::onSwapped() {
-  if (!m_paintPending) {
-    ++m_composesWithoutPaint;
-    return;
-  }
+  if (!m_paintPending) return;
   m_paintPending = false;
   Frame& frame = m_frames.back();
   frame.presentedMs = sinceMainMs();
@@ -136,7 +133,6 @@ QString FrameStats::write() const {
     if (startToMain >= 0)
       root[QStringLiteral("process_start_to_first_model_frame_ms")] = round3(startToMain + f->presentedMs);
   }
-  root[QStringLiteral("composes_without_canvas_paint")] = m_composesWithoutPaint;
 
   QJsonArray frames;
   double previous = -1;

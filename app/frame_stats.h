@@ -5,12 +5,12 @@
 // Cold start counts from the kernel's start time of the process (/proc/self/stat field 22, clock
 // ticks since boot, against CLOCK_BOOTTIME), so the dynamic loading of Qt and its plugins before
 // main() is included; main() → first frame is recorded too. A frame is "presented" when the
-// canvas's top-level window has swapped after the canvas painted (QOpenGLWidget::frameSwapped);
-// composes without a canvas paint (a Qt slider repainting) are counted, not listed.
+// canvas's window has swapped after the canvas painted (ImGuiCanvas::frameSwapped); frames that
+// ImGuiCanvas::renderNow draws into an image are never presented.
 //
 // Per frame: the canvas's paint split into building the ImGui frame (our views) and submitting it
 // to GL, each as wall and thread CPU time; the wall time from the end of the paint to the swap
-// (composition and the swap: where a software rasteriser does its work) and the GUI thread's CPU
+// (the swap: where a software rasteriser finishes its work) and the GUI thread's CPU
 // time in it (the rest is waiting: on llvmpipe's threads, the X server, a busy CPU); the interval from the
 // previous presented frame; and the process's CPU time over that interval (all threads, llvmpipe's
 // included). Written once, atomically (QSaveFile), when the app quits.
@@ -66,7 +66,6 @@ class FrameStats : public QObject {
   double m_modelOpenedMs = -1;
   int m_quitAfterFrames = 0;
   int m_modelFramesPresented = 0;
-  int m_composesWithoutPaint = 0;
   double m_lastProcessCpuMs = 0;
   QJsonObject m_drag;
 };

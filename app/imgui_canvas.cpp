@@ -5,12 +5,17 @@
 #include <chrono>
 #include <ctime>
 
+#include <QGuiApplication>
 #include <QKeyEvent>
 #include <QMouseEvent>
+#include <QOffscreenSurface>
 #include <QOpenGLContext>
+#include <QOpenGLFramebufferObject>
 #include <QOpenGLFunctions>
 #include <QTimer>
+#include <QVBoxLayout>
 #include <QWheelEvent>
+#include <QWindow>
 
 #include <imgui.h>
 #include <backends/imgui_impl_opengl3.h>  // Debian: /usr/include/imgui/backends
@@ -37,10 +42,45 @@ qint64 threadCpuNs() {
 
 }  // namespace
 
-ImGuiCanvas::ImGuiCanvas(QWidget* parent) : QOpenGLWidget(parent) {
+// The native child window the canvas shows its frames in. It takes no input (the pointer passes
+// through to the canvas widget beneath) and only tells the canvas when a frame is due.
+class CanvasSurface : public QWindow {
+ public:
+  explicit CanvasSurface(ImGuiCanvas* canvas) : m_canvas(canvas) {
+    setSurfaceType(QSurface::OpenGLSurface);
+    setFormat(QSurfaceFormat::defaultFormat());
+    setFlag(Qt::WindowTransparentForInput);
+  }
+
+ protected:
+  void exposeEvent(QExposeEvent*) override {
+    if (isExposed()) m_canvas->paintOnScreen();
+  }
+  bool event(QEvent* event) override {
+    if (event->type() == QEvent::UpdateRequest) {
+      m_canvas->paintOnScreen();
+      return true;
+    }
+    return QWindow::event(event);
+  }
+
+ private:
+  ImGuiCanvas* m_canvas;
+};
+
+ImGuiCanvas::ImGuiCanvas(QWidget* parent) : QWidget(parent) {
   setMouseTracking(true);               // hover highlights need moves without a pressed button
   setFocusPolicy(Qt::StrongFocus);      // keys (Page Up/Down) reach ImGui after a click
   setMinimumSize(320, 240);
+  // The offscreen platform (CTest's default) has no OpenGL windows; renderNow says so by failing.
+  if (QGuiApplication::platformName() == QLatin1String("offscreen")) return;
+  m_surface = new CanvasSurface(this);
+  m_container = QWidget::createWindowContainer(m_surface, this);
+  m_container->setFocusPolicy(Qt::NoFocus);  // a click focuses this widget, which gets the keys
+  m_container->setAttribute(Qt::WA_TransparentForMouseEvents);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addWidget(m_container);
 }
 
 ImGuiCanvas::~ImGuiCanvas() { shutdown(); }
@@ -52,7 +92,11 @@ void ImGuiCanvas::setFrameFunction(FrameFunction frame) {
 
 void ImGuiCanvas::requestFrames(int frames) {
   m_extraFrames = std::max(m_extraFrames, frames);
-  update();
+  requestSurfaceFrame();
+}
+
+void ImGuiCanvas::requestSurfaceFrame() {
+  if (m_surface && m_surface->isExposed()) m_surface->requestUpdate();  // coalesced by Qt
 }
 
 void ImGuiCanvas::setInputEnabled(bool enabled) {
@@ -64,18 +108,36 @@ void ImGuiCanvas::setInputEnabled(bool enabled) {
 }
 
 QImage ImGuiCanvas::renderNow(int frames) {
+  if (!initialize() || !m_gl->makeCurrent(m_offscreen)) return {};
+  const qreal dpr = devicePixelRatioF();
+  const QSize pixels(std::max(1, static_cast<int>(width() * dpr)), std::max(1, static_cast<int>(height() * dpr)));
   QImage image;
-  // grabFramebuffer() initialises GL when needed and renders one frame into the widget's FBO.
-  for (int i = 0; i < std::max(frames, 1); ++i) image = grabFramebuffer();
+  {
+    QOpenGLFramebufferObject fbo(pixels);  // freed here, while the context is still current
+    fbo.bind();
+    for (int i = 0; i < std::max(frames, 1); ++i) renderFrame(pixels);
+    image = fbo.toImage();
+    fbo.release();
+  }
+  m_gl->doneCurrent();
+  image.setDevicePixelRatio(dpr);
   return image;
 }
 
-void ImGuiCanvas::initializeGL() {
-  shutdown();  // a new GL context (the widget moved to another window) needs a new backend
-  // The context goes away before the widget when it is reparented; tear down with it.
-  connect(context(), &QOpenGLContext::aboutToBeDestroyed, this, &ImGuiCanvas::shutdown,
-          Qt::UniqueConnection);
-
+bool ImGuiCanvas::initialize() {
+  if (m_context) return true;
+  if (m_glFailed || !m_surface) return false;
+  m_gl = new QOpenGLContext(this);
+  m_gl->setFormat(QSurfaceFormat::defaultFormat());
+  m_offscreen = new QOffscreenSurface(nullptr, this);
+  m_offscreen->setFormat(m_gl->format());
+  m_offscreen->create();
+  if (!m_gl->create() || !m_offscreen->isValid() || !m_gl->makeCurrent(m_offscreen)) {
+    m_glFailed = true;
+    qWarning("mambascope: no OpenGL context for the views (the driver refused %d.%d); the canvas stays empty",
+             m_gl->format().majorVersion(), m_gl->format().minorVersion());
+    return false;
+  }
   m_context = ImGui::CreateContext();
   ImGui::SetCurrentContext(m_context);
   ImGuiIO& io = ImGui::GetIO();
@@ -86,16 +148,17 @@ void ImGuiCanvas::initializeGL() {
 
   loadFonts();
 
-  const QSurfaceFormat format = context()->format();
-  const bool core33 = !context()->isOpenGLES() &&
+  const QSurfaceFormat format = m_gl->format();
+  const bool core33 = !m_gl->isOpenGLES() &&
                       (format.majorVersion() > 3 || (format.majorVersion() == 3 && format.minorVersion() >= 3));
   ImGui_ImplOpenGL3_Init(core33 ? "#version 330 core" : "#version 130");
   const auto glString = [this](GLenum name) {
-    return QString::fromLatin1(reinterpret_cast<const char*>(context()->functions()->glGetString(name)));
+    return QString::fromLatin1(reinterpret_cast<const char*>(m_gl->functions()->glGetString(name)));
   };
   m_glRenderer = glString(GL_RENDERER);
   m_glVersion = glString(GL_VERSION);
   m_clock.start();
+  return true;
 }
 
 void ImGuiCanvas::loadFonts() {
@@ -120,18 +183,25 @@ float ImGuiCanvas::bodyFontSize() const {
 
 void ImGuiCanvas::shutdown() {
   if (!m_context) return;
-  const bool haveContext = context() && context()->isValid();
-  if (haveContext) makeCurrent();
+  const bool haveContext = m_gl->makeCurrent(m_offscreen);
   ImGui::SetCurrentContext(m_context);
   if (haveContext) ImGui_ImplOpenGL3_Shutdown();
   ImGui::DestroyContext(m_context);
   m_context = nullptr;
-  if (haveContext) doneCurrent();
+  if (haveContext) m_gl->doneCurrent();
 }
 
-void ImGuiCanvas::paintGL() {
+void ImGuiCanvas::paintOnScreen() {
+  if (!initialize() || !m_surface->isExposed() || !m_gl->makeCurrent(m_surface)) return;
+  const qreal dpr = m_surface->devicePixelRatio();
+  m_gl->functions()->glBindFramebuffer(GL_FRAMEBUFFER, m_gl->defaultFramebufferObject());
+  renderFrame(QSize(static_cast<int>(m_surface->width() * dpr), static_cast<int>(m_surface->height() * dpr)));
+  m_gl->swapBuffers(m_surface);
+  Q_EMIT frameSwapped();
+}
+
+void ImGuiCanvas::renderFrame(QSize pixels) {
   m_lastPaintStartNs = steadyNs();
-  if (!m_context) return;
   FrameTiming timing;
   qint64 cpu = 0;
   if (m_observer) {
@@ -171,8 +241,8 @@ void ImGuiCanvas::paintGL() {
     cpu = cpuBuilt;
   }
 
-  QOpenGLFunctions* gl = context()->functions();
-  gl->glViewport(0, 0, static_cast<int>(width() * dpr), static_cast<int>(height() * dpr));
+  QOpenGLFunctions* gl = m_gl->functions();
+  gl->glViewport(0, 0, pixels.width(), pixels.height());
   const ImVec4 bg = ImGui::ColorConvertU32ToFloat4(views::im_colour(views::Palette::background));
   gl->glClearColor(bg.x, bg.y, bg.z, 1.0f);
   gl->glClear(GL_COLOR_BUFFER_BIT);
@@ -198,7 +268,7 @@ void ImGuiCanvas::scheduleRepaint() {
   const int waitMs = static_cast<int>(std::clamp<qint64>(16 - sinceStartMs, 0, 16));
   QTimer::singleShot(waitMs, this, [this] {
     m_repaintScheduled = false;
-    update();
+    requestSurfaceFrame();
   });
 }
 
@@ -211,7 +281,7 @@ bool ImGuiCanvas::event(QEvent* event) {
     m_input.modifiers(Qt::NoModifier);  // released modifiers may never reach us once focus is gone
     onInput();
   }
-  return QOpenGLWidget::event(event);
+  return QWidget::event(event);
 }
 
 void ImGuiCanvas::mouseMoveEvent(QMouseEvent* event) {
@@ -260,7 +330,7 @@ void ImGuiCanvas::keyReleaseEvent(QKeyEvent* event) {
 void ImGuiCanvas::leaveEvent(QEvent* event) {
   m_input.mouseLeave();
   onInput();
-  QOpenGLWidget::leaveEvent(event);
+  QWidget::leaveEvent(event);
 }
 
 }  // namespace ms::app

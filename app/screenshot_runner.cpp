@@ -98,7 +98,7 @@ ScreenshotRunner::ScreenshotRunner(MainWindow* window, Request request, QObject*
 }
 
 void ScreenshotRunner::start() {
-  // The offscreen platform cannot render a QOpenGLWidget (BUILD-NOTES.md); say so instead of crashing.
+  // The offscreen platform has no OpenGL windows (BUILD-NOTES.md); say so instead of crashing.
   if (QGuiApplication::platformName() == QLatin1String("offscreen")) {
     fail(QStringLiteral("--screenshot needs a display with OpenGL (offscreen platform); run under xvfb-run"));
     return;
@@ -135,7 +135,7 @@ bool ScreenshotRunner::previewIsCurrent() const {
 QImage ScreenshotRunner::grabWindow(MainWindow* window) {
   ImGuiCanvas* canvas = window->canvas();
   // Widgets added since the last paint (the summary rows) reach the backing store only after a
-  // repaint; grab() composes from it when a GL widget is in the window.
+  // repaint; grab() draws from it. The canvas's native window is not in it: its image goes on top.
   window->repaint();
   QCoreApplication::processEvents();
   // Three frames: ImGui measures on the first and draws hover-free, settled content after.

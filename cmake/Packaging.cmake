@@ -186,7 +186,7 @@ set(CPACK_DEBIAN_GUI_PACKAGE_NAME mambascope)
 # Beyond what the binary links: Qt's platform plugins (xcb, and wayland with qt6-wayland), libGL.so.1
 # that Dear ImGui's OpenGL3 backend dlopen()s itself, and the DejaVu fonts the views load.
 set(CPACK_DEBIAN_GUI_PACKAGE_DEPENDS
-    "${_ms_base}, libqt6core6 (>= 6.4) | libqt6core6t64, libqt6gui6 (>= 6.4) | libqt6gui6t64, libqt6widgets6 (>= 6.4) | libqt6widgets6t64, libqt6opengl6 (>= 6.4) | libqt6opengl6t64, libqt6openglwidgets6 (>= 6.4) | libqt6openglwidgets6t64, qt6-qpa-plugins, libgl1, libstb0 | libstb0t64, fonts-dejavu-core, mambascope-data ${_ms_same}, mambascope-cli ${_ms_same}")
+    "${_ms_base}, libqt6core6 (>= 6.4) | libqt6core6t64, libqt6gui6 (>= 6.4) | libqt6gui6t64, libqt6widgets6 (>= 6.4) | libqt6widgets6t64, libqt6opengl6 (>= 6.4) | libqt6opengl6t64, qt6-qpa-plugins, libgl1, libstb0 | libstb0t64, fonts-dejavu-core, mambascope-data ${_ms_same}, mambascope-cli ${_ms_same}")
 # The application stays torch-free and calibrates by running mambascope-cli from its own directory
 # (app/calibration_process.cpp), hence the hard dependency.
 set(CPACK_DEBIAN_GUI_PACKAGE_RECOMMENDS "libgl1-mesa-dri")

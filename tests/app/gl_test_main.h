@@ -1,5 +1,5 @@
 // main() for the app tests that draw with OpenGL. CTest runs every app test on the offscreen
-// platform, which cannot render a QOpenGLWidget; with an X display (xvfb-run) these tests ask for
+// platform, which has no OpenGL windows; with an X display (xvfb-run) these tests ask for
 // xcb instead.
 #pragma once
 

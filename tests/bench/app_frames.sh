@@ -29,7 +29,7 @@ trap 'rm -rf "$WORK"' EXIT
 export XDG_CONFIG_HOME=$WORK/config XDG_RUNTIME_DIR=$WORK/runtime
 mkdir -p "$XDG_CONFIG_HOME" "$XDG_RUNTIME_DIR"
 chmod 700 "$XDG_RUNTIME_DIR"
-unset QT_QPA_PLATFORM  # xcb under Xvfb: offscreen cannot render a QOpenGLWidget
+unset QT_QPA_PLATFORM  # xcb under Xvfb: offscreen has no OpenGL windows
 run_app() { xvfb-run -a -s "-screen 0 1600x1000x24" "$APP" "$@"; }
 
 # The page cache before the first run: which share of the app's and its libraries' pages are resident.
@@ -100,7 +100,6 @@ report = {
         "fps_over_drag": round(len(frames) / ((drag["end_ms"] - drag["start_ms"]) / 1000), 1),
         **{f"median_{k}": med([f[k] for f in frames]) for k in parts},
         **{f"p95_{k}": p95([f[k] for f in frames]) for k in parts},
-        "composes_without_canvas_paint_whole_run": drag_run["composes_without_canvas_paint"],
     },
 }
 tmp = out + ".tmp"
