@@ -55,7 +55,8 @@ for arg in "$@"; do
   esac
 done
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each step says how far into the run it starts (CI's budget is 25 minutes: the log shows where it goes).
+say() { printf '\033[1m==> [%4ds] %s\033[0m\n' "$SECONDS" "$*" >&2; }
 
 install_debian_packages() {
   local missing=()

@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
-#include <string>
 #include <vector>
 
 #include "core/cli/scheme_args.h"
