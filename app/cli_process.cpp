@@ -93,10 +93,11 @@ void CliProcess::release(int waitMs) {
 }
 
 void CliProcess::readError() {
-  for (const QString& line : takeLines(m_partialError, m_process->readAllStandardError())) {
+  QProcess* const process = m_process;
+  for (const QString& line : takeLines(m_partialError, process->readAllStandardError())) {
     m_lastErrorLine = line;
     Q_EMIT errorLine(line);
-    if (!m_process) return;  // a handler dropped this run
+    if (m_process != process) return;  // a handler dropped this run, or started another
   }
 }
 

@@ -506,7 +506,7 @@ void MainWindow::setView(const QString& name) {
 }
 
 void MainWindow::setDistributionsBits(int bits) {
-  m_distributionsState.bits = std::clamp(bits, 2, 16);
+  m_distributionsState.bits = std::clamp(bits, 2, 15);  // the view's slider range
   m_canvas->requestFrames();
 }
 

@@ -127,7 +127,7 @@ QString workspaceFromJson(const QByteArray& json, const QString& workspacePath, 
   const QJsonObject d = views.value(QStringLiteral("distributions")).toObject();
   w.distributions.layer = d.value(QStringLiteral("layer")).toInt(0);
   w.distributions.module = moduleFrom(d.value(QStringLiteral("module"))).value_or(Module::InProj);
-  w.distributions.bits = d.value(QStringLiteral("bits")).toInt(8);
+  w.distributions.bits = std::clamp(d.value(QStringLiteral("bits")).toInt(8), 2, 15);  // older files held 16
   w.distributions.log_counts = d.value(QStringLiteral("log_counts")).toBool(true);
   w.distributions.method = d.value(QStringLiteral("method")).toString().toStdString();
   w.distributions.alpha = d.value(QStringLiteral("alpha")).toDouble(0.5);

@@ -142,7 +142,9 @@ void draw_header(const StatsSnapshot& stats, const ChannelMaxima& m, ViewState& 
   ImGui::TextDisabled("%s", state.method == "dsq" ? "H bits" : "A bits");
   ImGui::SameLine();
   ImGui::SetNextItemWidth(slider_w);
-  ImGui::SliderInt("##bits", &state.bits, 2, 16, "%d", ImGuiSliderFlags_AlwaysClamp);
+  // 2..15: the view shows an integer grid's error, and the quantizers' codes stop at int16 (the
+  // Quantization dock's 16 means float, which has no error to show here).
+  ImGui::SliderInt("##bits", &state.bits, 2, 15, "%d", ImGuiSliderFlags_AlwaysClamp);
   if (fits_on_row(box + ImGui::CalcTextSize("Log counts").x + 28.0f, right)) ImGui::SameLine(0.0f, 28.0f);
   ImGui::Checkbox("Log counts", &state.log_counts);
 

@@ -33,7 +33,7 @@ struct ViewState {
 };
 
 // The preview the state asks for, as `mambascope-cli preview` arguments: point, method, bits
-// (2..15: the slider's 16, float, asks for 15), alpha, baseline. Empty when no method is chosen.
+// (2..15), alpha, baseline. Empty when no method is chosen.
 struct PreviewRequest {
   std::string point, method, baseline;
   int bits = 8;

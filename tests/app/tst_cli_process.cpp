@@ -133,6 +133,22 @@ class TestCliProcess : public QObject {
     QCOMPARE(exited.size(), 0);
   }
 
+  // A handler that starts the next run on a stderr line: the lines the old run printed in the same
+  // read ("second", "third", "last") belong to it and are dropped, not passed on as the new run's.
+  void handlerStartingARunDropsTheOldLines() {
+    CliProcess cli;
+    QStringList seen;
+    connect(&cli, &CliProcess::errorLine, &cli, [&](const QString& line) {
+      seen << line;
+      if (line == QStringLiteral("first")) cli.start({QStringLiteral("slow")}, CliProcess::Output::Discard);
+    });
+    QSignalSpy exited(&cli, &CliProcess::exited);
+    cli.start({QStringLiteral("lines")}, CliProcess::Output::Discard);
+    const CliProcess::Exit exit = waitForExit(exited);
+    QCOMPARE(exit.code, 0);  // the slow run's exit, not the first's 3
+    QCOMPARE(seen, (QStringList{QStringLiteral("first"), QStringLiteral("slow done")}));
+  }
+
   void missingExecutable() {
     const QByteArray saved = qgetenv("MAMBASCOPE_CLI");
     qputenv("MAMBASCOPE_CLI", m_dir.filePath(QStringLiteral("no-such-cli")).toUtf8());

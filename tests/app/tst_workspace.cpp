@@ -108,7 +108,7 @@ class TestWorkspace : public QObject {
   void initTestCase() {
     QVERIFY(m_dir.isValid());
     qputenv("MAMBASCOPE_CLI", MAMBASCOPE_CLI);
-    qputenv("MAMBASCOPE_DATA_DIR", MAMBASCOPE_SOURCE_DIR "/resources");
+    qputenv("MAMBASCOPE_DATA_DIR", QByteArray(MAMBASCOPE_SOURCE_DIR) + "/resources");
   }
 
   void roundTripRestoresEveryField() {
@@ -180,6 +180,23 @@ class TestWorkspace : public QObject {
     QCOMPARE(back.stats, QStringList{QDir::cleanPath(w.stats.front())});
   }
 
+  // The distributions view's bits stop at 15 (its slider; the quantizers' int16 codes). A workspace
+  // written when the slider reached 16 opens at 15, as does a tour or script asking for 16.
+  void distributionsBitsStopAt15() {
+    Workspace w;
+    w.model = path(QStringLiteral("project/m1"));
+    w.distributions.bits = 16;
+    const QString ws = path(QStringLiteral("project/x")) + kWorkspaceSuffix;
+    Workspace back;
+    QCOMPARE(workspaceFromJson(QJsonDocument(workspaceToJson(w, ws)).toJson(), ws, &back), QString());
+    QCOMPARE(back.distributions.bits, 15);
+    MainWindow window(MainWindow::Options{false, QStringLiteral("structure")});
+    window.setDistributionsBits(16);
+    QCOMPARE(window.distributionsState().bits, 15);
+    window.setDistributionsBits(12);
+    QCOMPARE(window.distributionsState().bits, 12);
+  }
+
   void missingStatsKeepsTheModel() {
     const QString project = path(QStringLiteral("nostats"));
     makeProject(project);
@@ -221,7 +238,7 @@ class TestWorkspace : public QObject {
     // workspace keeps a copy beside itself.
     MainWindow a(MainWindow::Options{false, QStringLiteral("structure")});
     QSignalSpy opened(&a, &MainWindow::modelOpened);
-    a.openModel(QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba"));
+    a.openModel((QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba")));
     QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
     QSignalSpy statsOpened(&a, &MainWindow::statsOpened);
     CalibrationChoice choice = a.calibrationPanel()->choice();
