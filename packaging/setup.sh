@@ -33,7 +33,7 @@ DEB_PACKAGES=(build-essential cmake ninja-build pkg-config ccache git
               libutf8proc-dev nlohmann-json3-dev libcli11-dev
               xvfb xauth libgl1-mesa-dri fonts-dejavu-core python3 python3-venv
               r-base-core r-cran-janeaustenr r-cran-tokenizers
-              clang libclang-rt-14-dev
+              clang libclang-rt-14-dev lld
               help2man desktop-file-utils appstream debootstrap)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -19,8 +19,8 @@ using namespace ms;
 using namespace ms::app;
 
 namespace {
-const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
-const QString kAusten = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/texts/austen.txt");
+const QString kDemo = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba"));
+const QString kAusten = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/texts/austen.txt"));
 }  // namespace
 
 class TestCalibrationGui : public QObject {
@@ -29,7 +29,7 @@ class TestCalibrationGui : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     qputenv("MAMBASCOPE_CLI", MAMBASCOPE_CLI);
-    qputenv("MAMBASCOPE_DATA_DIR", MAMBASCOPE_SOURCE_DIR "/resources");
+    qputenv("MAMBASCOPE_DATA_DIR", QByteArray(MAMBASCOPE_SOURCE_DIR) + "/resources");
     QVERIFY2(QFileInfo(kAusten).isFile(), "resources/texts/austen.txt missing: run resources/training/extract_texts.sh");
   }
 
@@ -52,7 +52,7 @@ class TestCalibrationGui : public QObject {
     QVERIFY(!panel->calibrateButton()->isEnabled());  // no model yet
     // The shipped texts are offered, Austen chosen by default.
     QCOMPARE(panel->sourceBox()->currentData().toString(), kAusten);
-    QVERIFY(panel->sourceBox()->findData(QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/texts/moby-dick.txt")) >= 0);
+    QVERIFY(panel->sourceBox()->findData((QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/texts/moby-dick.txt"))) >= 0);
 
     QSignalSpy statsOpened(&window, &MainWindow::statsOpened);
     QVERIFY(test::open_model(window, kDemo));
@@ -108,7 +108,7 @@ class TestCalibrationGui : public QObject {
 
     // The same text through `mambascope-cli tokenize` (byte for byte: the app wrote it as UTF-8).
     QProcess tokenize;
-    tokenize.start(QStringLiteral(MAMBASCOPE_CLI), {QStringLiteral("tokenize"), kDemo, QStringLiteral("--text"), text});
+    tokenize.start(QString::fromUtf8(MAMBASCOPE_CLI), {QStringLiteral("tokenize"), kDemo, QStringLiteral("--text"), text});
     QVERIFY(tokenize.waitForFinished(60000));
     QCOMPARE(tokenize.exitCode(), 0);
     const qsizetype ids = QString::fromUtf8(tokenize.readAllStandardOutput()).split(QLatin1Char(' '), Qt::SkipEmptyParts).size();

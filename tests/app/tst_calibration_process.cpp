@@ -18,8 +18,8 @@ using namespace ms::app;
 
 namespace {
 
-const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
-const QString kAusten = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/texts/austen.txt");
+const QString kDemo = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba"));
+const QString kAusten = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/texts/austen.txt"));
 
 }  // namespace
 
@@ -30,7 +30,7 @@ class TestCalibrationProcess : public QObject {
   void initTestCase() {
     QVERIFY(m_dir.isValid());
     qputenv("MAMBASCOPE_CLI", MAMBASCOPE_CLI);
-    QVERIFY2(QFileInfo(QStringLiteral(MAMBASCOPE_CLI)).isExecutable(), "build target mambascope-cli first");
+    QVERIFY2(QFileInfo(QString::fromUtf8(MAMBASCOPE_CLI)).isExecutable(), "build target mambascope-cli first");
     QVERIFY2(QFileInfo(kAusten).isFile(), "resources/texts/austen.txt missing: run resources/training/extract_texts.sh");
   }
 
@@ -116,7 +116,7 @@ print(repr(float(var[328])), repr(float(var.max())))
 print(int(np.argmax(np.array(counts))), counts[int(np.argmax(np.array(counts)))])
 )PY");
     QProcess python;
-    python.start(QStringLiteral(MAMBASCOPE_PYTHON), {QStringLiteral("-c"), script, out});
+    python.start(QString::fromUtf8(MAMBASCOPE_PYTHON), {QStringLiteral("-c"), script, out});
     QVERIFY(python.waitForFinished(60000));
     QVERIFY2(python.exitCode() == 0, python.readAllStandardError().constData());
     const QStringList lines = QString::fromUtf8(python.readAllStandardOutput()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);

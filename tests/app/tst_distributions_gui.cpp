@@ -24,8 +24,8 @@ using namespace ms;
 using namespace ms::app;
 
 namespace {
-const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
-const QString kAusten = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/texts/austen.txt");
+const QString kDemo = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba"));
+const QString kAusten = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/texts/austen.txt"));
 }  // namespace
 
 class TestDistributionsGui : public QObject {
@@ -36,10 +36,10 @@ class TestDistributionsGui : public QObject {
     if (qEnvironmentVariableIsEmpty("DISPLAY") || QGuiApplication::platformName() == QLatin1String("offscreen"))
       QSKIP("no DISPLAY: the GL canvas needs X (run the tests under xvfb-run -a -s '-screen 0 1600x1000x24')");
     qputenv("MAMBASCOPE_CLI", MAMBASCOPE_CLI);
-    qputenv("MAMBASCOPE_DATA_DIR", MAMBASCOPE_SOURCE_DIR "/resources");
+    qputenv("MAMBASCOPE_DATA_DIR", QByteArray(MAMBASCOPE_SOURCE_DIR) + "/resources");
     QVERIFY(m_dir.isValid());
     QProcess cli;
-    cli.start(QStringLiteral(MAMBASCOPE_CLI),
+    cli.start(QString::fromUtf8(MAMBASCOPE_CLI),
               {"calibrate", kDemo, "--file", kAusten, "--out", m_dir.filePath("s.safetensors"), "--max-tokens", "2048",
                "--seq-len", "512", "--batch", "4", "--device", "cpu"});
     QVERIFY(cli.waitForFinished(300000));

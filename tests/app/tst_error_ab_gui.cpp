@@ -49,7 +49,7 @@ using namespace ms;
 using namespace ms::app;
 
 namespace {
-const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
+const QString kDemo = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba"));
 using SnapshotPtr = std::shared_ptr<const views::error::Snapshot>;
 
 double sqnrOf(const QJsonValue& v) { return v.isNull() ? std::numeric_limits<double>::infinity() : v.toDouble(); }
@@ -113,7 +113,7 @@ class TestErrorAbGui : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     qputenv("MAMBASCOPE_CLI", MAMBASCOPE_CLI);
-    qputenv("MAMBASCOPE_DATA_DIR", MAMBASCOPE_SOURCE_DIR "/resources");
+    qputenv("MAMBASCOPE_DATA_DIR", QByteArray(MAMBASCOPE_SOURCE_DIR) + "/resources");
     qRegisterMetaType<SnapshotPtr>();
   }
 

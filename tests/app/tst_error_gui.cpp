@@ -40,7 +40,7 @@ using namespace ms;
 using namespace ms::app;
 
 namespace {
-const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
+const QString kDemo = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba"));
 
 using SnapshotPtr = std::shared_ptr<const views::error::Snapshot>;
 
@@ -58,7 +58,7 @@ class TestErrorGui : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     qputenv("MAMBASCOPE_CLI", MAMBASCOPE_CLI);
-    qputenv("MAMBASCOPE_DATA_DIR", MAMBASCOPE_SOURCE_DIR "/resources");
+    qputenv("MAMBASCOPE_DATA_DIR", QByteArray(MAMBASCOPE_SOURCE_DIR) + "/resources");
     qRegisterMetaType<SnapshotPtr>();
   }
 
@@ -263,8 +263,8 @@ class TestErrorGui : public QObject {
     QProcess process;
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("xcb"));
-    env.insert(QStringLiteral("MAMBASCOPE_CLI"), QStringLiteral(MAMBASCOPE_CLI));
-    env.insert(QStringLiteral("MAMBASCOPE_DATA_DIR"), QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources"));
+    env.insert(QStringLiteral("MAMBASCOPE_CLI"), QString::fromUtf8(MAMBASCOPE_CLI));
+    env.insert(QStringLiteral("MAMBASCOPE_DATA_DIR"), (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources")));
     process.setProcessEnvironment(env);
     process.start(QCoreApplication::applicationDirPath() + QStringLiteral("/mambascope"),
                   {kDemo, QStringLiteral("--view"), QStringLiteral("error"), QStringLiteral("--size"), QStringLiteral("1400x900"),

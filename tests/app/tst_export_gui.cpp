@@ -28,7 +28,7 @@ using namespace ms;
 using namespace ms::app;
 
 namespace {
-const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
+const QString kDemo = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba"));
 
 QJsonObject readJson(const QString& path) {
   QFile f(path);
@@ -61,7 +61,7 @@ class TestExportGui : public QObject {
   void initTestCase() {
     QVERIFY(tmp_.isValid());
     qputenv("MAMBASCOPE_CLI", MAMBASCOPE_CLI);
-    qputenv("MAMBASCOPE_DATA_DIR", MAMBASCOPE_SOURCE_DIR "/resources");
+    qputenv("MAMBASCOPE_DATA_DIR", QByteArray(MAMBASCOPE_SOURCE_DIR) + "/resources");
   }
 
   void argumentsAndProgressLines() {

@@ -69,7 +69,7 @@ class TestFrameStats : public QObject {
     env.insert(QStringLiteral("XDG_CONFIG_HOME"), dir.path());
     process.setProcessEnvironment(env);
     process.start(QCoreApplication::applicationDirPath() + QStringLiteral("/mambascope"),
-                  {QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba"), QStringLiteral("--frame-stats"), path,
+                  {(QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba")), QStringLiteral("--frame-stats"), path,
                    QStringLiteral("--quit-after-frames"), QStringLiteral("3")});
     QVERIFY(process.waitForFinished(120000));
     QVERIFY2(process.exitStatus() == QProcess::NormalExit && process.exitCode() == 0,

@@ -18,15 +18,15 @@ struct Run {
 };
 
 QString binary() { return QCoreApplication::applicationDirPath() + QStringLiteral("/mambascope"); }
-const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
-const QString kAusten = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/texts/austen.txt");
+const QString kDemo = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba"));
+const QString kAusten = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/texts/austen.txt"));
 
 Run run(const QStringList& arguments, const QString& platform) {
   QProcess process;
   QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
   env.insert(QStringLiteral("QT_QPA_PLATFORM"), platform);
   env.insert(QStringLiteral("XDG_RUNTIME_DIR"), QDir::tempPath());
-  env.insert(QStringLiteral("MAMBASCOPE_CLI"), QStringLiteral(MAMBASCOPE_CLI));  // the app calibrates through it
+  env.insert(QStringLiteral("MAMBASCOPE_CLI"), QString::fromUtf8(MAMBASCOPE_CLI));  // the app calibrates through it
   process.setProcessEnvironment(env);
   process.start(binary(), arguments);
   Run r;

@@ -25,8 +25,8 @@ using namespace ms::app;
 
 namespace {
 
-const QString kModel = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
-const QString kText = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/texts/austen.txt");
+const QString kModel = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba"));
+const QString kText = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/texts/austen.txt"));
 
 // One float of a safetensors tensor at a flat index, from the raw bytes.
 float raw_value(const QByteArray& bytes, const std::string& name, int64_t index) {
@@ -56,7 +56,7 @@ class TestStateSequenceGui : public QObject {
     qputenv("MAMBASCOPE_CLI", MAMBASCOPE_CLI);
     QVERIFY(m_dir.isValid());
     QProcess cli;
-    cli.start(QStringLiteral(MAMBASCOPE_CLI),
+    cli.start(QString::fromUtf8(MAMBASCOPE_CLI),
               {"calibrate", kModel, "--file", kText, "--max-tokens", "256", "--seq-len", "256", "--batch", "1",
                "--device", "cpu", "--out", m_dir.filePath("stats.safetensors")});
     QVERIFY(cli.waitForFinished(300000));

@@ -21,7 +21,7 @@ using namespace ms;
 using namespace ms::app;
 
 namespace {
-const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
+const QString kDemo = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba"));
 }
 
 class TestStatusMonitor : public QObject {
@@ -30,7 +30,7 @@ class TestStatusMonitor : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     qputenv("MAMBASCOPE_CLI", MAMBASCOPE_CLI);
-    qputenv("MAMBASCOPE_DATA_DIR", MAMBASCOPE_SOURCE_DIR "/resources");
+    qputenv("MAMBASCOPE_DATA_DIR", QByteArray(MAMBASCOPE_SOURCE_DIR) + "/resources");
   }
 
   void parsesVmRss() {
@@ -77,7 +77,7 @@ class TestStatusMonitor : public QObject {
     // The CLI's own answer to the same question, asked independently.
     QProcess cli;
     QTemporaryDir dir;
-    cli.start(QStringLiteral(MAMBASCOPE_CLI),
+    cli.start(QString::fromUtf8(MAMBASCOPE_CLI),
               {QStringLiteral("bench"), QStringLiteral("forward"), QStringLiteral("--preset"), QStringLiteral("tiny-mamba"),
                QStringLiteral("--seq-len"), QStringLiteral("1"), QStringLiteral("--iters"), QStringLiteral("1"),
                QStringLiteral("--out"), dir.filePath(QStringLiteral("r.json"))});

@@ -102,10 +102,10 @@ class TestTableExport : public QObject {
     // The real error preview (mambascope-cli requant-serve on the demo Mamba-1): the CSV holds
     // every point and weight of the snapshot the view draws, numbers reading back exactly.
     qputenv("MAMBASCOPE_CLI", MAMBASCOPE_CLI);
-    qputenv("MAMBASCOPE_DATA_DIR", MAMBASCOPE_SOURCE_DIR "/resources");
+    qputenv("MAMBASCOPE_DATA_DIR", QByteArray(MAMBASCOPE_SOURCE_DIR) + "/resources");
     MainWindow window(MainWindow::Options{false, QStringLiteral("error")});
     QSignalSpy opened(&window, &MainWindow::modelOpened);
-    window.openModel(QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba"));
+    window.openModel((QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba")));
     QTRY_COMPARE_WITH_TIMEOUT(opened.size(), 1, 30000);
     QTRY_VERIFY_WITH_TIMEOUT(window.quantPanel()->snapshot(), 120000);
     const auto snapshot = window.quantPanel()->snapshot();

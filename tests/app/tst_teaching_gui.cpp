@@ -46,11 +46,11 @@ using namespace ms::app;
 
 namespace {
 
-const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
-const QString kAusten = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/texts/austen.txt");
+const QString kDemo = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba"));
+const QString kAusten = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/texts/austen.txt"));
 constexpr int kDemoLayers = 6;
 
-QString cli() { return qEnvironmentVariable("MAMBASCOPE_CLI", QStringLiteral(MAMBASCOPE_CLI)); }
+QString cli() { return qEnvironmentVariable("MAMBASCOPE_CLI", QString::fromUtf8(MAMBASCOPE_CLI)); }
 
 bool haveDisplay() {
   return !qEnvironmentVariableIsEmpty("DISPLAY") && QGuiApplication::platformName() != QLatin1String("offscreen");
@@ -157,7 +157,7 @@ class TestTeachingGui : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     qputenv("MAMBASCOPE_CLI", cli().toLocal8Bit());
-    qputenv("MAMBASCOPE_DATA_DIR", MAMBASCOPE_SOURCE_DIR "/resources");
+    qputenv("MAMBASCOPE_DATA_DIR", QByteArray(MAMBASCOPE_SOURCE_DIR) + "/resources");
   }
 
   void everyStepIsComplete() {

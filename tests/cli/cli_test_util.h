@@ -23,7 +23,7 @@ namespace cli_test {
 
 using nlohmann::json;
 
-inline QString fixtures() { return QStringLiteral(MAMBASCOPE_FIXTURES); }
+inline QString fixtures() { return QString::fromUtf8(MAMBASCOPE_FIXTURES); }
 inline QString model_dir(const QString& name) { return fixtures() + "/models/" + name; }
 inline QString shared_tokenizer() { return fixtures() + "/models/tokenizer.json"; }
 
@@ -55,10 +55,10 @@ inline CliResult run_cli(const QStringList& args, const QString& cwd = {},
   QProcess p;
   if (!cwd.isEmpty()) p.setWorkingDirectory(cwd);
   if (in_child) p.setChildProcessModifier(in_child);
-  p.start(QStringLiteral(MAMBASCOPE_CLI), args);
+  p.start(QString::fromUtf8(MAMBASCOPE_CLI), args);
   CliResult r;
   if (!p.waitForStarted(30000)) {
-    r.err = "could not start " MAMBASCOPE_CLI;
+    r.err = QByteArray("could not start ") + MAMBASCOPE_CLI;
     return r;
   }
   p.closeWriteChannel();

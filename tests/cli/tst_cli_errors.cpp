@@ -90,7 +90,7 @@ class TestCliErrors : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    QVERIFY2(QFileInfo(MAMBASCOPE_CLI).isExecutable(), MAMBASCOPE_CLI " is not built");
+    QVERIFY2(QFileInfo(MAMBASCOPE_CLI).isExecutable(), (std::string(MAMBASCOPE_CLI) + " is not built").c_str());
     QVERIFY(tmp_.isValid());
   }
 
@@ -215,7 +215,7 @@ class TestCliErrors : public QObject {
   }
   void hostile_pickle_runs_nothing() {
     QFETCH(bool, generate);
-    const QString python = QStringLiteral(MAMBASCOPE_PYTHON);
+    const QString python = QString::fromUtf8(MAMBASCOPE_PYTHON);
     if (generate && python.isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: only the committed file is tried");
     const QString dir = scratch("mamba1-state-spaces");
     QVERIFY(!dir.isEmpty());
@@ -225,7 +225,7 @@ class TestCliErrors : public QObject {
     if (generate) {
       marker = dir + "/pwned_absolute";
       QProcess py;
-      py.start(python, {QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/tests/fixtures/gen_cli_fixtures.py",
+      py.start(python, {QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/tests/fixtures/gen_cli_fixtures.py",
                         bin, marker});
       QVERIFY(py.waitForFinished(120000));
       QVERIFY2(py.exitCode() == 0, py.readAllStandardError().constData());

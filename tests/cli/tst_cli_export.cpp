@@ -34,8 +34,8 @@ struct PyResult {
 
 PyResult export_check(const QStringList& args) {
   QProcess p;
-  p.start(QStringLiteral(MAMBASCOPE_PYTHON),
-          QStringList{QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/export_check.py"} + args);
+  p.start(QString::fromUtf8(MAMBASCOPE_PYTHON),
+          QStringList{QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/export_check.py"} + args);
   PyResult r;
   if (!p.waitForStarted(30000) || !p.waitForFinished(600000)) {
     r.text = "export_check.py did not run";
@@ -88,7 +88,7 @@ class TestCliExport : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    if (QStringLiteral(MAMBASCOPE_PYTHON).isEmpty())
+    if (QString::fromUtf8(MAMBASCOPE_PYTHON).isEmpty())
       QSKIP("MAMBASCOPE_PYTHON is not set: the exports cannot be checked independently");
   }
 
@@ -191,8 +191,8 @@ class TestCliExport : public QObject {
     const QString ids = join_ids(read_json(src + "/expected.json")["ids"], ",");
     const QString ref_npy = out + ".hf.npy", ours_npy = out + ".ours.npy";
     QProcess p;
-    p.start(QStringLiteral(MAMBASCOPE_PYTHON),
-            {QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/hf_logits.py", out, ids, ref_npy});
+    p.start(QString::fromUtf8(MAMBASCOPE_PYTHON),
+            {QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/hf_logits.py", out, ids, ref_npy});
     QVERIFY(p.waitForFinished(300000));
     const QByteArray perr = p.readAllStandardError(), pout = p.readAllStandardOutput();
     QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, perr.constData());

@@ -113,7 +113,7 @@ class TestCliFaults : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    QVERIFY2(QFileInfo(MAMBASCOPE_CLI).isExecutable(), MAMBASCOPE_CLI " is not built");
+    QVERIFY2(QFileInfo(MAMBASCOPE_CLI).isExecutable(), (std::string(MAMBASCOPE_CLI) + " is not built").c_str());
     QVERIFY(tmp_.isValid());
     big_ = tmp_.filePath("mamba-130m");
     const CliResult r = run_cli({"init-random", "--preset", "mamba-130m", "--dtype", "bf16", "--out", big_});
@@ -145,7 +145,7 @@ class TestCliFaults : public QObject {
       args = QStringList{"init-random", "--preset", "mamba-130m", "--dtype", "bf16", "--out", out};
     }
     QProcess p;
-    p.start(QStringLiteral(MAMBASCOPE_CLI), args);
+    p.start(QString::fromUtf8(MAMBASCOPE_CLI), args);
     QVERIFY(p.waitForStarted(30000));
     const bool mid = wait_until_mid_write(p, dir, 1 << 20);
     if (mid) ::kill(static_cast<pid_t>(p.processId()), SIGKILL);
@@ -213,7 +213,7 @@ class TestCliFaults : public QObject {
     QVERIFY(!dir.isEmpty());
     const QString out = dir + "/out";
     QProcess p;
-    p.start(QStringLiteral(MAMBASCOPE_CLI), quantize_args(big_, out));
+    p.start(QString::fromUtf8(MAMBASCOPE_CLI), quantize_args(big_, out));
     QVERIFY(p.waitForStarted(30000));
     // The temporary directory exists from before the first tensor is rounded until the rename.
     QElapsedTimer t;

@@ -24,12 +24,12 @@ namespace {
 // last-bit differences (with 256 tokens only 72% of out_proj's values agreed).
 
 QString demo(const QString& name) {
-  return QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/resources/models/" + name;
+  return QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/resources/models/" + name;
 }
 
 // The first `bytes` bytes of Austen cut at a line end: calibration text both sides read.
 QString calibration_text(const QString& dir, int bytes) {
-  QByteArray raw = read_bytes(QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/resources/texts/austen.txt").left(bytes);
+  QByteArray raw = read_bytes(QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/resources/texts/austen.txt").left(bytes);
   raw = raw.left(raw.lastIndexOf('\n') + 1);
   const QString path = dir + "/calib.txt";
   write_bytes(path, raw);
@@ -67,7 +67,7 @@ class TestCliGptq : public QObject {
     QFETCH(bool, asym);
     QFETCH(bool, act_order);
     QFETCH(double, min_identical);
-    const QString python = QStringLiteral(MAMBASCOPE_PYTHON);
+    const QString python = QString::fromUtf8(MAMBASCOPE_PYTHON);
     if (python.isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: the HF reference cannot run");
     QTemporaryDir tmp;
     const QString calib = calibration_text(tmp.path(), 20000);
@@ -82,7 +82,7 @@ class TestCliGptq : public QObject {
 
     const QString ref = tmp.filePath("ref.safetensors");
     QProcess p;
-    p.start(python, {QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/hf_gptq_ref.py", demo(model), calib,
+    p.start(python, {QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/hf_gptq_ref.py", demo(model), calib,
                      "8", "128", "4", asym ? "asym" : "sym", granularity, "0.01", "128",
                      act_order ? "act-order" : "no-act-order", ref});
     QVERIFY(p.waitForFinished(1800000));

@@ -11,8 +11,8 @@
 using namespace cli_test;
 
 namespace {
-const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
-const QString kAusten = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/texts/austen.txt");
+const QString kDemo = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba"));
+const QString kAusten = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/texts/austen.txt"));
 }  // namespace
 
 class TestCliGptqPacked : public QObject {
@@ -36,7 +36,7 @@ class TestCliGptqPacked : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     QVERIFY(tmp_.isValid());
-    if (QStringLiteral(MAMBASCOPE_PYTHON).isEmpty())
+    if (QString::fromUtf8(MAMBASCOPE_PYTHON).isEmpty())
       QSKIP("MAMBASCOPE_PYTHON is not set: the packed export cannot be unpacked independently");
   }
 
@@ -56,8 +56,8 @@ class TestCliGptqPacked : public QObject {
     QVERIFY(!packed.isEmpty() && !hf.isEmpty());
 
     QProcess py;
-    py.start(QStringLiteral(MAMBASCOPE_PYTHON),
-             {QStringLiteral(MAMBASCOPE_SOURCE_DIR "/tests/cli/export_check.py"), "packed", kDemo, packed, hf});
+    py.start(QString::fromUtf8(MAMBASCOPE_PYTHON),
+             {(QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/tests/cli/export_check.py")), "packed", kDemo, packed, hf});
     QVERIFY(py.waitForFinished(300000));
     const QByteArray out = py.readAllStandardOutput();
     QVERIFY2(py.exitCode() == 0, qPrintable(out + py.readAllStandardError()));
@@ -72,7 +72,7 @@ class TestCliGptqPacked : public QObject {
     QCOMPARE(header.contains("in_proj.g_idx"), actOrder);
     if (actOrder) {
       QProcess g;
-      g.start(QStringLiteral(MAMBASCOPE_PYTHON),
+      g.start(QString::fromUtf8(MAMBASCOPE_PYTHON),
               {"-c", "import sys, numpy as np; from safetensors.numpy import load_file; "
                      "g = load_file(sys.argv[1])['backbone.layers.0.mixer.in_proj.g_idx']; "
                      "print(int((g != np.arange(g.size) // 16).sum()))",

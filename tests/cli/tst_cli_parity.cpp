@@ -114,7 +114,7 @@ class TestCliParity : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    QVERIFY2(QFileInfo(MAMBASCOPE_CLI).isExecutable(), MAMBASCOPE_CLI " is not built");
+    QVERIFY2(QFileInfo(MAMBASCOPE_CLI).isExecutable(), (std::string(MAMBASCOPE_CLI) + " is not built").c_str());
     QVERIFY(tmp_.isValid());
   }
 

@@ -22,8 +22,8 @@ using namespace cli_test;
 
 namespace {
 
-const QString kModel = QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/resources/models/demo-mamba";
-const QString kText = QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/resources/texts/austen.txt";
+const QString kModel = QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/resources/models/demo-mamba";
+const QString kText = QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/resources/texts/austen.txt";
 constexpr int kTokens = 512;
 
 json preview(const QStringList& extra) {
@@ -156,7 +156,7 @@ class TestCliPreview : public QObject {
     }
 
     QProcess p;
-    p.start(QStringLiteral(MAMBASCOPE_CLI),
+    p.start(QString::fromUtf8(MAMBASCOPE_CLI),
             {"preview", kModel, "--serve", "--file", kText, "--max-tokens", QString::number(kTokens), "--device", "cpu"});
     QVERIFY(p.waitForStarted(30000));
     QByteArray buffer;

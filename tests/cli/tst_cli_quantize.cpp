@@ -146,7 +146,7 @@ class TestCliQuantize : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    QVERIFY2(QFileInfo(MAMBASCOPE_CLI).isExecutable(), MAMBASCOPE_CLI " is not built");
+    QVERIFY2(QFileInfo(MAMBASCOPE_CLI).isExecutable(), (std::string(MAMBASCOPE_CLI) + " is not built").c_str());
     QVERIFY(tmp_.isValid());
   }
 
@@ -333,10 +333,10 @@ class TestCliQuantize : public QObject {
   }
   void demoModels() {
     QFETCH(QString, name);
-    const QString model = QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/resources/models/" + name;
+    const QString model = QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/resources/models/" + name;
     const QString text = tmp_.filePath("moby50k.txt");
     if (!QFileInfo::exists(text)) {
-      QByteArray bytes = read_bytes(QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/resources/texts/moby-dick.txt").left(50000);
+      QByteArray bytes = read_bytes(QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/resources/texts/moby-dick.txt").left(50000);
       while (!bytes.isEmpty() && (uchar(bytes.back()) & 0xC0) == 0x80) bytes.chop(1);  // whole UTF-8
       if (!bytes.isEmpty() && uchar(bytes.back()) >= 0xC0) bytes.chop(1);
       QVERIFY(write_bytes(text, bytes));
@@ -451,13 +451,13 @@ class TestCliQuantize : public QObject {
 
  private:
   void hf_agrees(const QString& model, const QString& out, const QStringList& logits_args) {
-    const QString python = QStringLiteral(MAMBASCOPE_PYTHON);
+    const QString python = QString::fromUtf8(MAMBASCOPE_PYTHON);
     if (python.isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: HF transformers parity not checked");
     const json e = read_json(model + "/expected.json");
     const QString ids = join_ids(e["ids"], ",");
     const QString ref_npy = out + ".hf.npy", ours_npy = out + ".ours.npy";
     QProcess p;
-    p.start(python, {QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/hf_logits.py", out, ids, ref_npy});
+    p.start(python, {QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/hf_logits.py", out, ids, ref_npy});
     QVERIFY(p.waitForFinished(300000));
     const QByteArray perr = p.readAllStandardError(), pout = p.readAllStandardOutput();
     QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0,

@@ -18,9 +18,9 @@ using namespace cli_test;
 
 namespace {
 
-const QString kDemo = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/models/demo-mamba");
-const QString kAusten = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/texts/austen.txt");
-const QString kMoby = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources/texts/moby-dick.txt");
+const QString kDemo = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/models/demo-mamba"));
+const QString kAusten = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/texts/austen.txt"));
+const QString kMoby = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources/texts/moby-dick.txt"));
 constexpr int kCalibTokens = 2048, kSeqLen = 512;
 
 // Two runs of the same fp32 CPU code on the same tokens: only the summation order of a reduction
@@ -61,7 +61,7 @@ class TestCliReport : public QObject {
   void initTestCase() {
     QVERIFY(tmp_.isValid());
     QVERIFY2(QFileInfo(kAusten).isFile(), "resources/texts missing: run resources/training/extract_texts.sh");
-    qputenv("MAMBASCOPE_DATA_DIR", MAMBASCOPE_SOURCE_DIR "/resources");
+    qputenv("MAMBASCOPE_DATA_DIR", QByteArray(MAMBASCOPE_SOURCE_DIR) + "/resources");
     // A short evaluation text used whole, so that `perplexity` (which has no --max-tokens) sees
     // exactly the tokens the report measured.
     evalText_ = tmp_.filePath("eval.txt");
@@ -107,7 +107,7 @@ class TestCliReport : public QObject {
   }
 
   void outliersEqualNumpyOnCalibrateStatistics() {
-    if (QStringLiteral(MAMBASCOPE_PYTHON).isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: no independent reference");
+    if (QString::fromUtf8(MAMBASCOPE_PYTHON).isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: no independent reference");
     // The same tokens as the report's statistics: the first kCalibTokens of Austen in sequences of kSeqLen.
     statsFile_ = tmp_.filePath("stats.safetensors");
     const CliResult c = run_cli({"calibrate", kDemo, "--file", kAusten, "--out", statsFile_, "--max-tokens",
@@ -135,7 +135,7 @@ for k, v in t.items():
 json.dump(out, sys.stdout)
 )");
     QProcess py;
-    py.start(QStringLiteral(MAMBASCOPE_PYTHON), {"-c", script, statsFile_});
+    py.start(QString::fromUtf8(MAMBASCOPE_PYTHON), {"-c", script, statsFile_});
     QVERIFY(py.waitForFinished(120000));
     QVERIFY2(py.exitCode() == 0, py.readAllStandardError().constData());
     const json ref = json::parse(py.readAllStandardOutput().toStdString());

@@ -60,7 +60,7 @@ class TestCliRequant : public QObject {
 
   void serveMatchesEval() {
     QProcess p;
-    p.start(QStringLiteral(MAMBASCOPE_CLI),
+    p.start(QString::fromUtf8(MAMBASCOPE_CLI),
             {"requant-serve", model_, "--file", text_, "--windows", "1", "--seq-len", QString::number(kSeqLen),
              "--device", "cpu"});
     QVERIFY(p.waitForStarted(30000));
@@ -133,7 +133,7 @@ class TestCliRequant : public QObject {
   // the newest is evaluated, the others are answered "superseded" in order.
   void latestWins() {
     QProcess p;
-    p.start(QStringLiteral(MAMBASCOPE_CLI),
+    p.start(QString::fromUtf8(MAMBASCOPE_CLI),
             {"requant-serve", model_, "--file", text_, "--windows", "2", "--seq-len", "16", "--device", "cpu"});
     QVERIFY(p.waitForStarted(30000));
     p.write(R"({"id": 10, "wbits": 8})" "\n" R"({"id": 11, "wbits": 6})" "\n" R"({"id": 12, "wbits": 4})" "\n");

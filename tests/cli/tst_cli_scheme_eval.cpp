@@ -147,7 +147,7 @@ class TestCliSchemeEval : public QObject {
   void changedCalibrationTextIsRefused() {
     const QString model = model_dir("mamba1-hf"), text = text_of(model);
     const QString copy = fresh("calib") + ".txt";
-    QVERIFY(QFile::copy(QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/resources/texts/austen.txt", copy));
+    QVERIFY(QFile::copy(QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/resources/texts/austen.txt", copy));
     const QString out = quantize(model, QStringList{"--method", "smoothquant,rtn", "--format", "hf",
                                                     "--calib-file", copy} + kCalib);
     write_bytes(copy, "Another text entirely.\n");

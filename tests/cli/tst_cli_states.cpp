@@ -30,8 +30,8 @@ std::vector<float> floats(const Safetensors& st, const std::string& key) {
 int reference(const QString& file) {
   QProcess p;
   p.setProcessChannelMode(QProcess::MergedChannels);
-  p.start(QStringLiteral(MAMBASCOPE_PYTHON),
-          {QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/states_ref.py", model_dir("mamba1-hf"), file});
+  p.start(QString::fromUtf8(MAMBASCOPE_PYTHON),
+          {QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/states_ref.py", model_dir("mamba1-hf"), file});
   p.waitForFinished(600000);
   qInfo("%s", p.readAll().constData());
   return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
@@ -48,7 +48,7 @@ class TestCliStates : public QObject {
   Q_OBJECT
  private Q_SLOTS:
   void initTestCase() {
-    if (QStringLiteral(MAMBASCOPE_PYTHON).isEmpty())
+    if (QString::fromUtf8(MAMBASCOPE_PYTHON).isEmpty())
       QSKIP("MAMBASCOPE_PYTHON is not set: no independent reference to compare with");
   }
 

@@ -41,10 +41,10 @@ class TestCliStaticScales : public QObject {
   }
   // static_scales_ref.py's JSON line (null without the venv).
   json reference(const QStringList& args) {
-    const QString python = QStringLiteral(MAMBASCOPE_PYTHON);
+    const QString python = QString::fromUtf8(MAMBASCOPE_PYTHON);
     if (python.isEmpty()) return json();
     QProcess p;
-    p.start(python, QStringList{QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/static_scales_ref.py"} + args +
+    p.start(python, QStringList{QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/static_scales_ref.py"} + args +
                         QStringList{"--file", text_, "--seq-len", QString::number(kSeqLen), "--tokens",
                                     QString::number(kCalibTokens)});
     if (!p.waitForFinished(300000) || p.exitCode() != 0) {
@@ -73,7 +73,7 @@ class TestCliStaticScales : public QObject {
   }
 
   void hadamardScalesMatchReference() {
-    if (QStringLiteral(MAMBASCOPE_PYTHON).isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: no reference");
+    if (QString::fromUtf8(MAMBASCOPE_PYTHON).isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: no reference");
     const QString src = model_dir("mamba1-hf");
     const QString out = quantize(src, {"--method", "hadamard,rtn"});
     if (QTest::currentTestFailed()) return;
@@ -85,7 +85,7 @@ class TestCliStaticScales : public QObject {
   }
 
   void smoothquantScalesMatchReference() {
-    if (QStringLiteral(MAMBASCOPE_PYTHON).isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: no reference");
+    if (QString::fromUtf8(MAMBASCOPE_PYTHON).isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: no reference");
     const QString src = model_dir("mamba1-hf"), stats = fresh("stats-") + ".safetensors";
     const CliResult c = run_cli({"calibrate", src, "--file", text_, "--out", stats, "--seq-len", "64"});
     QVERIFY2(c.exit_code == 0, qPrintable(c.describe()));

@@ -13,11 +13,11 @@ namespace {
 QProcess* start_reference(const QString& model, const QString& stats, const QStringList& texts,
                           int seq_len) {
   auto* p = new QProcess;
-  QStringList args{QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/hf_stats_ref.py", model,
+  QStringList args{QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/hf_stats_ref.py", model,
                    shared_tokenizer(), stats, "--seq-len", QString::number(seq_len)};
   for (const QString& t : texts) args << "--file" << t;
   p->setProcessChannelMode(QProcess::MergedChannels);
-  p->start(QStringLiteral(MAMBASCOPE_PYTHON), args);
+  p->start(QString::fromUtf8(MAMBASCOPE_PYTHON), args);
   return p;
 }
 
@@ -35,7 +35,7 @@ class TestCliStatsReference : public QObject {
   Q_OBJECT
  private Q_SLOTS:
   void initTestCase() {
-    if (QStringLiteral(MAMBASCOPE_PYTHON).isEmpty())
+    if (QString::fromUtf8(MAMBASCOPE_PYTHON).isEmpty())
       QSKIP("MAMBASCOPE_PYTHON is not set: no independent reference to compare with");
   }
 
@@ -57,7 +57,7 @@ class TestCliStatsReference : public QObject {
     QVERIFY2(r.exit_code == 0, qPrintable(r.describe()));
     // Two texts: one longer than a sequence (cut, last piece shorter), one shorter.
     const QStringList texts{model_dir("mamba1-hf") + "/ppl.txt",
-                            QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/core/engine/calib_stats.h"};
+                            QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/core/engine/calib_stats.h"};
     r = run_cli({"calibrate", model, "--tokenizer", shared_tokenizer(), "--file", texts[0], "--file",
                  texts[1], "--seq-len", "96", "--batch", "3", "--device", "cpu", "--out", stats});
     QVERIFY2(r.exit_code == 0, qPrintable(r.describe()));

@@ -29,10 +29,10 @@ class TestCliTransforms : public QObject {
 
   // Runs transform_ref.py; returns its JSON line (QSKIP without the venv).
   json reference(const QStringList& args) {
-    const QString python = QStringLiteral(MAMBASCOPE_PYTHON);
+    const QString python = QString::fromUtf8(MAMBASCOPE_PYTHON);
     if (python.isEmpty()) return json();
     QProcess p;
-    p.start(python, QStringList{QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/transform_ref.py"} + args);
+    p.start(python, QStringList{QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/transform_ref.py"} + args);
     if (!p.waitForFinished(300000) || p.exitCode() != 0) {
       qWarning("transform_ref.py failed:\n%s", p.readAllStandardError().constData());
       return json::object();
@@ -57,7 +57,7 @@ class TestCliTransforms : public QObject {
   void initTestCase() { QVERIFY(tmp_.isValid()); }
 
   void hadamardMatchesReference() {
-    if (QStringLiteral(MAMBASCOPE_PYTHON).isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: no reference");
+    if (QString::fromUtf8(MAMBASCOPE_PYTHON).isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: no reference");
     const QString src = model_dir("mamba1-hf"), out = fresh("hadamard-");
     const CliResult q = run_cli({"quantize", src, "--method", "hadamard,rtn", "--format", "hf", "--out", out});
     QVERIFY2(q.exit_code == 0, qPrintable(q.describe()));
@@ -73,7 +73,7 @@ class TestCliTransforms : public QObject {
 
   // SmoothQuant from a --stats file: the same scales in numpy from the same file.
   void smoothquantMatchesReference() {
-    if (QStringLiteral(MAMBASCOPE_PYTHON).isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: no reference");
+    if (QString::fromUtf8(MAMBASCOPE_PYTHON).isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set: no reference");
     const QString src = model_dir("mamba1-hf"), stats = fresh("stats-") + ".safetensors";
     const QString text = fresh("text-") + ".txt";
     QVERIFY(write_bytes(text, QByteArray("It is a truth universally acknowledged, that a single man in "

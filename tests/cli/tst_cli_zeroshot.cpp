@@ -24,7 +24,7 @@ json zeroshot(const QStringList& extra) {
 
 json reference() {
   QProcess p;
-  p.start(QStringLiteral(MAMBASCOPE_PYTHON), {QStringLiteral(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/zeroshot_ref.py",
+  p.start(QString::fromUtf8(MAMBASCOPE_PYTHON), {QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + "/tests/cli/zeroshot_ref.py",
                                               model_dir("mamba1-hf"), task("lambada"), task("choices")});
   p.waitForFinished(300000);
   const QByteArray out = p.readAllStandardOutput();
@@ -53,7 +53,7 @@ class TestCliZeroshot : public QObject {
   Q_OBJECT
  private Q_SLOTS:
   void float_model_equals_the_reference() {
-    if (QStringLiteral(MAMBASCOPE_PYTHON).isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set");
+    if (QString::fromUtf8(MAMBASCOPE_PYTHON).isEmpty()) QSKIP("MAMBASCOPE_PYTHON is not set");
     const json ours = zeroshot({});
     const json ref = reference();
     QVERIFY(ref.contains("lambada") && ref.contains("choices"));

@@ -14,7 +14,7 @@
 using namespace cli_test;
 
 namespace {
-const QString kResources = QStringLiteral(MAMBASCOPE_SOURCE_DIR "/resources");
+const QString kResources = (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/resources"));
 }
 
 class TestDemoModels : public QObject {
@@ -71,7 +71,7 @@ class TestDemoModels : public QObject {
     QFile moby(kResources + "/texts/moby-dick.txt");
     if (!moby.open(QIODevice::ReadOnly))
       QSKIP("NO TEXT: resources/texts/moby-dick.txt missing (packaging/setup.sh extracts it)");
-    const json reference = read_json(QStringLiteral(MAMBASCOPE_FIXTURES "/cli/demo-ppl.json"));
+    const json reference = read_json((QString::fromUtf8(MAMBASCOPE_FIXTURES) + QStringLiteral("/cli/demo-ppl.json")));
     // The reference's slice: up to and including the first newline at or after 30,000 bytes.
     const QByteArray book = moby.readAll();
     const qsizetype newline = book.indexOf('\n', 30000);

@@ -90,7 +90,7 @@ class TestGptq : public QObject {
  private Q_SLOTS:
   void fixture_data() {
     QTest::addColumn<int>("index");
-    std::ifstream f(MAMBASCOPE_FIXTURES "/gptq/cases.json");
+    std::ifstream f((std::string(MAMBASCOPE_FIXTURES) + "/gptq/cases.json"));
     QVERIFY2(f.good(), "tests/fixtures/gptq/cases.json is missing (run gen_gptq_fixture.py)");
     cases_ = json::parse(f)["cases"];
     for (size_t i = 0; i < cases_.size(); ++i)

@@ -144,7 +144,7 @@ class TestSchemeRecord : public QObject {
   // Static activation scales name their statistics (absolute, so eval finds them from anywhere).
   void staticScales() {
     const QString stats = tmp_.filePath("stats.safetensors");
-    const CliResult c = run_cli({"calibrate", kModel, "--file", QStringLiteral(MAMBASCOPE_SOURCE_DIR) +
+    const CliResult c = run_cli({"calibrate", kModel, "--file", QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) +
                                  "/resources/texts/austen.txt", "--max-tokens", "256", "--seq-len", "64",
                                  "--out", stats, "--device", "cpu"});
     QVERIFY2(c.exit_code == 0, qPrintable(c.describe()));

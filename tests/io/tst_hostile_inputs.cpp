@@ -168,7 +168,7 @@ class TestHostileInputs : public QObject {
     const fs::path d = dir.path().toStdString();
     QProcess gen;
     gen.setWorkingDirectory(dir.path());
-    gen.start(MAMBASCOPE_PYTHON, {QStringLiteral(MAMBASCOPE_SOURCE_DIR "/tests/fuzz/hostile_gen.py"),
+    gen.start(MAMBASCOPE_PYTHON, {(QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/tests/fuzz/hostile_gen.py")),
                                    dir.path(), name});
     QVERIFY(gen.waitForFinished(60000));
     QVERIFY2(gen.exitCode() == 0, gen.readAllStandardError().constData());
@@ -188,7 +188,7 @@ class TestHostileInputs : public QObject {
     load.start(MAMBASCOPE_PYTHON, {"-c", "import pickle, sys; sys.path.insert(0, sys.argv[2]); "
                                          "pickle.load(open(sys.argv[1], 'rb'))",
                                    QString::fromStdString(pkl.string()),
-                                   QStringLiteral(MAMBASCOPE_SOURCE_DIR "/tests/fuzz")});
+                                   (QString::fromUtf8(MAMBASCOPE_SOURCE_DIR) + QStringLiteral("/tests/fuzz"))});
     QVERIFY(load.waitForFinished(60000));
     QVERIFY2(fs::exists(marker), qPrintable("Python's pickle.load did not run " + name +
                                              "; the case proves nothing: " +

@@ -69,7 +69,7 @@ class TestNpy : public QObject {
   }
 
   void writtenFileLoadsInNumpy() {
-    const QString py = QStringLiteral(MAMBASCOPE_PYTHON);
+    const QString py = QString::fromUtf8(MAMBASCOPE_PYTHON);
     if (py.isEmpty() || !QFileInfo::exists(py))
       QSKIP("MAMBASCOPE_PYTHON not set: numpy cross-check skipped");
     QTemporaryDir dir;

@@ -282,7 +282,7 @@ class TestSafetensors : public QObject {
   }
 
   void writtenFileReadsInPython() {
-    const QString py = QStringLiteral(MAMBASCOPE_PYTHON);
+    const QString py = QString::fromUtf8(MAMBASCOPE_PYTHON);
     if (py.isEmpty() || !QFileInfo::exists(py))
       QSKIP("MAMBASCOPE_PYTHON not set: python cross-check skipped");
     QTemporaryDir dir;
