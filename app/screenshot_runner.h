@@ -1,6 +1,6 @@
 // ScreenshotRunner: the headless mode `mambascope MODEL --screenshot F.png`. Shows the window at a
 // fixed size, opens the model through the normal background job, renders the canvas, grabs the
-// whole window (widgets via QWidget::grab, the GL canvas via grabFramebuffer) and saves it
+// whole window (widgets via QWidget::grab, the canvas as ImGuiCanvas::renderNow's image on top) and saves it
 // atomically; with a statistics file, it opens that after the model and captures once it is read;
 // for a statistics view without one, it calibrates the model first (MainWindow::calibrate, the
 // default text unless --text) and captures once those statistics are read; for the error view, it

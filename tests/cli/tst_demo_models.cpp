@@ -72,9 +72,9 @@ class TestDemoModels : public QObject {
     if (!moby.open(QIODevice::ReadOnly))
       QSKIP("NO TEXT: resources/texts/moby-dick.txt missing (packaging/setup.sh extracts it)");
     const json reference = read_json((QString::fromUtf8(MAMBASCOPE_FIXTURES) + QStringLiteral("/cli/demo-ppl.json")));
-    // The reference's slice: up to and including the first newline at or after 30,000 bytes.
+    // The reference's slice: up to and including the first newline at or after byte cut_at.
     const QByteArray book = moby.readAll();
-    const qsizetype newline = book.indexOf('\n', 30000);
+    const qsizetype newline = book.indexOf('\n', reference["cut_at"].get<qsizetype>());
     QVERIFY(newline > 0);
     const QByteArray slice = book.left(newline + 1);
     QCOMPARE(slice.size(), reference["slice_bytes"].get<qsizetype>());
